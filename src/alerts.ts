@@ -1,0 +1,67 @@
+import crypto from "node:crypto";
+import { isoMs } from "./duration";
+import { ChargeRow, deleteMeta, getMeta, markAlerted, setMeta, unalertedStuck } from "./ledger";
+import { lastSuccessAt } from "./pass-record";
+import type { PassDeps } from "./pass-deps";
+import { formatAmount } from "./templates";
+import { STATE } from "./states";
+
+// The owner hears about a stuck customer within one pass, once per charge: `alerted` is reset
+// only when the charge leaves a stuck state, so fixing and re-breaking alerts again.
+
+function fixCommand(row: ChargeRow): string {
+  if (row.state === STATE.retrying) return `retries on its own; to look: paidup show ${row.id}`;
+  return `fix the cause, then: paidup retry ${row.id}  (or, if sent by hand: paidup resolve ${row.id} --note "…")`;
+}
+
+function describe(row: ChargeRow): string {
+  return [
+    `- ${row.id}  ${row.state}  ${formatAmount(row.amount, row.currency)}  ${row.email ?? "(no email)"}  ${row.product ?? "(no product)"}`,
+    `  why: ${row.reason ?? "a send has been in flight longer than stuckAfter"}`,
+    `  fix: ${fixCommand(row)}`,
+  ].join("\n");
+}
+
+async function sendAlert(deps: PassDeps, subject: string, text: string, key: string): Promise<boolean> {
+  const { config, mailer } = deps;
+  if (!config.alertTo || !mailer) return false;
+  await mailer.waitTurn();
+  const result = await mailer.send({ from: config.from, to: config.alertTo, subject, text }, key);
+  if (!result.ok) deps.log.error("alert email failed; it is tried again after the next pass", { error: result.reason });
+  return result.ok;
+}
+
+/** One email listing every charge that became stuck since the last alert. */
+export async function alertNewlyStuck(deps: PassDeps): Promise<number> {
+  if (!deps.config.alertTo || !deps.mailer) return 0;
+  const rows = unalertedStuck(deps.db, deps.clock.now() - deps.config.stuckAfterMs);
+  if (rows.length === 0) return 0;
+  const ids = rows.map((r) => r.id);
+  const key = `paidup-alert-${crypto.createHash("sha256").update(ids.join(",")).digest("hex").slice(0, 32)}`;
+  const text = [
+    `${rows.length} paid charge(s) need attention: the customer has not received what they paid for.`,
+    "",
+    ...rows.map(describe),
+    "",
+    "paidup status   lists everything that is stuck.",
+  ].join("\n");
+  const sent = await sendAlert(deps, `[paidup] ${rows.length} charge(s) stuck`, text, key);
+  if (sent) markAlerted(deps.db, ids);
+  return sent ? rows.length : 0;
+}
+
+/** Passes failing for longer than staleAfter: one alert per failing streak. */
+export async function alertFailingPasses(deps: PassDeps, error: string): Promise<void> {
+  const { db, clock, config } = deps;
+  const lastOk = lastSuccessAt(db);
+  if (lastOk !== null && clock.now() - lastOk <= config.staleAfterMs) return;
+  if (getMeta(db, "failure_alerted") === "1") return;
+  const since = lastOk === null ? "no pass has ever succeeded" : `the last successful pass finished ${isoMs(lastOk)}`;
+  const text = `paidup passes are failing and ${since}.\n\nLast error: ${error}\n\nUntil this is fixed, paid charges are not being delivered.\nRun: paidup status   and   paidup check`;
+  const key = `paidup-alert-failing-${lastOk ?? 0}`;
+  if (await sendAlert(deps, "[paidup] passes are failing", text, key)) setMeta(db, "failure_alerted", "1");
+}
+
+export function clearFailureAlert(deps: PassDeps): void {
+  deleteMeta(deps.db, "failure_alerted");
+}

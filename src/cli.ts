@@ -1,0 +1,85 @@
+import { Command, CommanderError } from "commander";
+import { initCommand } from "./commands/init";
+import { reconcileCommand } from "./commands/reconcile";
+import { EXIT, ExitCode, PaidupError } from "./errors";
+import { log } from "./log";
+import { redact } from "./redact";
+
+// The CLI wires commands to functions and maps every error to the contract's exit codes, here
+// and nowhere else.
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { version } = require("../../package.json") as { version: string };
+
+type Action = () => Promise<ExitCode> | ExitCode;
+
+/** SIGTERM/SIGINT ask the work in hand to stop after the send in flight. */
+export function stopSignal(): AbortSignal {
+  const controller = new AbortController();
+  const stop = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) return;
+    log.info(`${sig} received: finishing the send in flight, then stopping`);
+    controller.abort();
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+  return controller.signal;
+}
+
+export function buildProgram(setExit: (code: ExitCode) => void): Command {
+  const program = new Command("paidup")
+    .description("Every paid Stripe charge gets what was paid for, exactly once.")
+    .version(version)
+    .exitOverride()
+    .showHelpAfterError(false)
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  const run = (action: Action) => async () => setExit(await action());
+
+  program
+    .command("init")
+    .description("create the ledger and set its start line (default: now)")
+    .option("--since <when>", "take in charges back to <when> (ISO date/time or 30m, 12h, 7d)")
+    .action(async (opts: { since?: string }) =>
+      run(() => {
+        for (const line of initCommand(opts, Date.now()).lines) process.stdout.write(line + "\n");
+        return EXIT.ok;
+      })(),
+    );
+
+  program
+    .command("reconcile")
+    .description("one pass: list, compare, deliver, commit, report")
+    .option("--dry-run", "change nothing, send nothing; print what would be done")
+    .option("--since <when>", "widen this pass's listing back to <when> (never before the start line)")
+    .option("--json", "print the pass's counts and undelivered charges as JSON")
+    .action(async (opts: { dryRun?: boolean; since?: string; json?: boolean }) => run(() => reconcileCommand(opts, stopSignal()))());
+
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let code: ExitCode = EXIT.ok;
+  try {
+    await buildProgram((c) => (code = c)).parseAsync(argv);
+  } catch (err) {
+    code = exitCodeFor(err);
+  }
+  // Let winston flush before the exit code is set for good.
+  process.exitCode = code;
+}
+
+function exitCodeFor(err: unknown): ExitCode {
+  if (err instanceof CommanderError) {
+    const benign = ["commander.helpDisplayed", "commander.version", "commander.help"].includes(err.code);
+    return benign ? EXIT.ok : EXIT.usage;
+  }
+  if (err instanceof PaidupError) {
+    process.stderr.write(`paidup: ${redact(err.message)}\n${err.hint ? `  hint: ${redact(err.hint)}\n` : ""}`);
+    return err.exitCode;
+  }
+  // An unexpected failure: nothing is committed without a confirmed send, so the next pass picks up.
+  process.stderr.write(`paidup: unexpected failure: ${redact(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
+  return EXIT.runtime;
+}

@@ -1,0 +1,146 @@
+import type Stripe from "stripe";
+import { findProduct, once } from "./catalog";
+import { UsageError } from "./errors";
+import { judge, REJUDGEABLE } from "./eligibility";
+import {
+  ChargeFacts, ChargeRow, claim, commitDelivered, commitFailure, FailedSend, getCharge, recordState, UNKNOWN_OUTCOME_REASON,
+} from "./ledger";
+import { idempotencyKey } from "./mailer";
+import type { PassDeps } from "./pass-deps";
+import { buildPayload, checkAttachments, ProductFileError, StoredPayload, toSendable } from "./payload";
+import { findRecipient } from "./recipient";
+import type { SendResult } from "./send-result";
+import { LedgerState, STATE } from "./states";
+import { formatAmount, renderEmail } from "./templates";
+
+/** How one charge ended in this pass. `busy`: another process holds it, or its retry is not due. */
+export type ChargeOutcome =
+  | { kind: "delivered"; emailId: string }
+  | { kind: "already_delivered" }
+  | { kind: "stopped" }
+  | { kind: "busy" }
+  | { kind: "would_deliver"; email: string; product: string }
+  | { kind: "left"; state: LedgerState; reason: string | null };
+
+const NO_PRODUCT = "no product matches this charge";
+const NO_EMAIL = "no customer email on the charge, its customer or its checkout session";
+
+function factsOf(charge: Stripe.Charge): ChargeFacts {
+  return { id: charge.id, created: charge.created, amount: charge.amount, currency: charge.currency };
+}
+
+function left(state: LedgerState, reason: string | null): ChargeOutcome {
+  return { kind: "left", state, reason };
+}
+
+/**
+ * The one path by which a charge is delivered, shared by the pass and the webhook:
+ * judge → match → claim (transaction) → send (outside any transaction) → commit (transaction).
+ */
+export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, startLine: number, dryRun = false): Promise<ChargeOutcome> {
+  const { db, clock } = deps;
+  const row = getCharge(db, charge.id);
+  if (row?.state === STATE.delivered || row?.state === STATE.resolved) return { kind: "already_delivered" };
+  if (row?.state === STATE.skipped) return left(STATE.skipped, row.reason);
+
+  const verdict = judge(charge, startLine);
+  if (verdict.kind !== "eligible") {
+    if (row?.state === STATE.sending) return { kind: "busy" };
+    if (!dryRun) recordState(db, factsOf(charge), verdict.state, { reason: verdict.reason }, REJUDGEABLE, clock.now());
+    return left(verdict.state, verdict.reason);
+  }
+  const now = clock.now();
+  if (row?.state === STATE.sending && (row.lease_until ?? 0) >= now) return { kind: "busy" };
+  if (row?.state === STATE.retrying && (row.next_attempt_at ?? 0) > now) return left(STATE.retrying, row.reason);
+  if (row?.state === STATE.needsReview && !fileNowReady(row)) return left(STATE.needsReview, row.reason);
+
+  // A charge sent before keeps its first payload: a re-send must be byte-identical.
+  const prepared = row?.payload ? { facts: factsOf(charge), payload: JSON.parse(row.payload) as StoredPayload } : await prepare(deps, charge, dryRun);
+  if ("state" in prepared) return prepared.outcome;
+  if (dryRun) return { kind: "would_deliver", email: prepared.payload.to, product: prepared.facts.product ?? row?.product ?? "?" };
+  if (!deps.mailer) throw new Error("deliverCharge needs a mailer outside --dry-run");
+
+  if (row?.state === STATE.needsReview) {
+    // The operator staged the missing file: back in line, once.
+    recordState(db, prepared.facts, STATE.retrying, { reason: "product file now present", nextAttemptAt: now }, [STATE.needsReview], now);
+  }
+  await deps.mailer.waitTurn(deps.signal);
+  if (deps.signal?.aborted) return { kind: "stopped" };
+
+  const claimed = claim(db, prepared.facts, deps.owner, JSON.stringify(prepared.payload), clock.now());
+  if (claimed.kind === "outcome_unknown") return left(STATE.needsReview, UNKNOWN_OUTCOME_REASON);
+  if (claimed.kind === "not_claimable") return claimed.row.state === STATE.sending ? { kind: "busy" } : left(claimed.row.state, claimed.row.reason);
+
+  let result: SendResult;
+  try {
+    result = await deps.mailer.send(toSendable(JSON.parse(claimed.payload) as StoredPayload), idempotencyKey(charge.id));
+  } catch (err) {
+    if (!(err instanceof ProductFileError)) throw err;
+    result = { ok: false, retryable: false, outcomeUnknown: false, reason: err.message };
+  }
+  if (result.ok) {
+    commitDelivered(db, charge.id, result.emailId, clock.now());
+    deps.log.info("delivered", { charge: charge.id, emailId: result.emailId });
+    return { kind: "delivered", emailId: result.emailId };
+  }
+  const failure = nextAfterFailure(deps, charge.id, result);
+  commitFailure(db, charge.id, deps.owner, failure, clock.now());
+  deps.log.warn("send failed", { charge: charge.id, error: result.reason, next: failure.next.state });
+  if (result.keyRejected) throw new UsageError(result.reason, "fix RESEND_API_KEY; the charge was put back in line");
+  return left(failure.next.state, failure.next.reason);
+}
+
+type Prepared = { facts: ChargeFacts; payload: StoredPayload } | { state: LedgerState; outcome: ChargeOutcome };
+
+/** Product, recipient and rendered payload; or the reason a human has to look. */
+async function prepare(deps: PassDeps, charge: Stripe.Charge, dryRun: boolean): Promise<Prepared> {
+  const { config, stripe } = deps;
+  const paymentIntent = typeof charge.payment_intent === "string" ? charge.payment_intent : (charge.payment_intent?.id ?? null);
+  const checkout = once(async () => (paymentIntent ? stripe.checkoutFacts(paymentIntent) : null));
+  const product = await findProduct(config.products, charge, checkout);
+  const recipient = await findRecipient(charge, stripe, checkout);
+  const facts: ChargeFacts = { ...factsOf(charge), email: recipient.email, name: recipient.name, product: product?.key ?? null };
+  const review = (reason: string, blockedOnFile?: string): Prepared => {
+    if (!dryRun) recordState(deps.db, facts, STATE.needsReview, { reason, blockedOnFile }, [STATE.awaitingPayment, STATE.retrying, STATE.needsReview], deps.clock.now());
+    return { state: STATE.needsReview, outcome: left(STATE.needsReview, reason) };
+  };
+  if (!product) return review(NO_PRODUCT);
+  if (!recipient.email) return review(NO_EMAIL);
+  const rendered = renderEmail(product, {
+    name: recipient.name ?? "",
+    email: recipient.email,
+    product: product.name,
+    charge: charge.id,
+    amount: formatAmount(charge.amount, charge.currency),
+    links: product.links,
+  });
+  try {
+    return { facts, payload: buildPayload(product, rendered, recipient.email, config.from, config.replyTo) };
+  } catch (err) {
+    if (err instanceof ProductFileError) return review(err.message, err.file);
+    throw err;
+  }
+}
+
+function fileNowReady(row: ChargeRow): boolean {
+  if (!row.blocked_on_file) return false;
+  try {
+    checkAttachments([row.blocked_on_file]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function nextAfterFailure(deps: PassDeps, chargeId: string, result: Extract<SendResult, { ok: false }>): FailedSend {
+  const { retry } = deps.config;
+  const failedBefore = getCharge(deps.db, chargeId)?.failed_sends ?? 0;
+  const base = { error: result.reason, outcomeUnknown: result.outcomeUnknown };
+  if (!result.retryable) return { ...base, next: { state: STATE.needsReview, reason: result.reason } };
+  if (failedBefore + 1 >= retry.maxAttempts) {
+    return { ...base, next: { state: STATE.needsReview, reason: `gave up after ${failedBefore + 1} attempts; last error: ${result.reason}` } };
+  }
+  const delay = retry.delaysMs[Math.min(failedBefore, retry.delaysMs.length - 1)] as number;
+  const at = deps.clock.now() + Math.max(delay, result.retryAfterMs ?? 0);
+  return { ...base, next: { state: STATE.retrying, at, reason: result.reason } };
+}

@@ -1,0 +1,35 @@
+// Errors are classified once, where they happen; the CLI maps each class to one exit code.
+
+export const EXIT = Object.freeze({
+  ok: 0,
+  attention: 1,
+  usage: 2,
+  runtime: 3,
+} as const);
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export class PaidupError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ExitCode,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad flag, bad config, missing key: nothing was changed (exit 2). */
+export class UsageError extends PaidupError {
+  constructor(message: string, hint?: string) {
+    super(message, EXIT.usage, hint);
+  }
+}
+
+/** Stripe unreachable, ledger locked: nothing was lost, the next pass picks up (exit 3). */
+export class RuntimeFailure extends PaidupError {
+  constructor(message: string, hint?: string) {
+    super(message, EXIT.runtime, hint);
+  }
+}

@@ -1,0 +1,167 @@
+import { FINAL_STATES, LedgerState, OUTCOME, STATE } from "../states";
+import type { DB } from "./open";
+import { stmt } from "./statements";
+
+export interface ChargeRow {
+  id: string;
+  state: LedgerState;
+  reason: string | null;
+  created: number;
+  amount: number;
+  currency: string;
+  email: string | null;
+  name: string | null;
+  product: string | null;
+  attempts: number;
+  failed_sends: number;
+  next_attempt_at: number | null;
+  lease_owner: string | null;
+  lease_until: number | null;
+  first_sent_at: number | null;
+  outcome_unknown: number;
+  payload: string | null;
+  email_id: string | null;
+  blocked_on_file: string | null;
+  alerted: number;
+  state_since: number;
+  updated_at: number;
+}
+
+/** What the ledger keeps of a Stripe charge. */
+export interface ChargeFacts {
+  id: string;
+  created: number;
+  amount: number;
+  currency: string;
+  email?: string | null;
+  name?: string | null;
+  product?: string | null;
+}
+
+export interface StateChange {
+  reason?: string | null;
+  nextAttemptAt?: number | null;
+  blockedOnFile?: string | null;
+}
+
+const finalList = FINAL_STATES.map((s) => `'${s}'`).join(", ");
+
+export function getCharge(db: DB, id: string): ChargeRow | undefined {
+  return stmt(db, "SELECT * FROM charges WHERE id = ?").get(id) as ChargeRow | undefined;
+}
+
+/** Only the state, for the hot path of a pass walking thousands of delivered charges. */
+export function getState(db: DB, id: string): LedgerState | undefined {
+  const row = stmt(db, "SELECT state FROM charges WHERE id = ?").get(id) as { state: LedgerState } | undefined;
+  return row?.state;
+}
+
+/** Rows a pass may have to act on, and the ones `status` reports. */
+export function openCharges(db: DB): ChargeRow[] {
+  return stmt(db, `SELECT * FROM charges WHERE state NOT IN (${finalList}) ORDER BY created`).all() as ChargeRow[];
+}
+
+/** Records a charge in a state other than `sending`; an existing row moves only from `from`. */
+export function recordState(db: DB, facts: ChargeFacts, to: LedgerState, change: StateChange, from: readonly LedgerState[], now: number): boolean {
+  return db.transaction(() => {
+    const inserted = stmt(
+      db,
+      `INSERT INTO charges (id, state, reason, created, amount, currency, email, name, product,
+         next_attempt_at, blocked_on_file, state_since, updated_at)
+       VALUES (@id, @to, @reason, @created, @amount, @currency, @email, @name, @product,
+         @next, @blocked, @now, @now)
+       ON CONFLICT (id) DO NOTHING`,
+    ).run({ ...factParams(facts), to, ...changeParams(change), now }).changes;
+    if (inserted === 1) return true;
+    if (from.length === 0) return false;
+    const placeholders = from.map(() => "?").join(", ");
+    const moved = stmt(
+      db,
+      `UPDATE charges SET state = ?, reason = ?, next_attempt_at = ?, blocked_on_file = ?,
+         email = coalesce(?, email), name = coalesce(?, name), product = coalesce(?, product),
+         lease_owner = NULL, lease_until = NULL,
+         alerted = CASE WHEN state = ? THEN alerted ELSE 0 END,
+         state_since = CASE WHEN state = ? THEN state_since ELSE ? END, updated_at = ?
+       WHERE id = ? AND state IN (${placeholders})`,
+    ).run(
+      to, change.reason ?? null, change.nextAttemptAt ?? null, change.blockedOnFile ?? null,
+      facts.email ?? null, facts.name ?? null, facts.product ?? null,
+      to, to, now, now, facts.id, ...from,
+    ).changes;
+    return moved === 1;
+  })();
+}
+
+function factParams(f: ChargeFacts) {
+  return {
+    id: f.id, created: f.created, amount: f.amount, currency: f.currency,
+    email: f.email ?? null, name: f.name ?? null, product: f.product ?? null,
+  };
+}
+
+function changeParams(c: StateChange) {
+  return { reason: c.reason ?? null, next: c.nextAttemptAt ?? null, blocked: c.blockedOnFile ?? null };
+}
+
+export function appendAttempt(db: DB, chargeId: string, at: number, outcome: string, extra: { emailId?: string | null; error?: string | null; note?: string | null } = {}): void {
+  stmt(db, "INSERT INTO attempts (charge_id, at, outcome, email_id, error, note) VALUES (?, ?, ?, ?, ?, ?)")
+    .run(chargeId, at, outcome, extra.emailId ?? null, extra.error ?? null, extra.note ?? null);
+}
+
+export interface AttemptRow {
+  at: number;
+  outcome: string;
+  email_id: string | null;
+  error: string | null;
+  note: string | null;
+}
+
+export function attemptsOf(db: DB, chargeId: string): AttemptRow[] {
+  return stmt(db, "SELECT at, outcome, email_id, error, note FROM attempts WHERE charge_id = ? ORDER BY id").all(chargeId) as AttemptRow[];
+}
+
+/** Operator's `retry`: back in line for the next pass, with a fresh budget of attempts. */
+export function requeue(db: DB, id: string, note: string, now: number): boolean {
+  return db.transaction(() => {
+    const moved = stmt(
+      db,
+      `UPDATE charges SET state = '${STATE.retrying}', reason = 'retry requested by the operator',
+         next_attempt_at = ?, failed_sends = 0, blocked_on_file = NULL, alerted = 0,
+         -- A payload no send could have used is dropped, so the retry renders afresh.
+         payload = CASE WHEN outcome_unknown = 1 THEN payload ELSE NULL END,
+         first_sent_at = CASE WHEN outcome_unknown = 1 THEN first_sent_at ELSE NULL END,
+         state_since = ?, updated_at = ?
+       WHERE id = ? AND state IN ('${STATE.needsReview}', '${STATE.retrying}')`,
+    ).run(now, now, now, id).changes;
+    if (moved === 1) appendAttempt(db, id, now, OUTCOME.retryRequested, { note });
+    return moved === 1;
+  })();
+}
+
+/** Operator's `resolve`: delivered by hand; no pass will send it. */
+export function resolveByHand(db: DB, id: string, note: string, now: number): boolean {
+  return db.transaction(() => {
+    const moved = stmt(
+      db,
+      `UPDATE charges SET state = '${STATE.resolved}', reason = ?, next_attempt_at = NULL,
+         lease_owner = NULL, lease_until = NULL, state_since = ?, updated_at = ?
+       WHERE id = ? AND state NOT IN ('${STATE.delivered}', '${STATE.resolved}')`,
+    ).run(note, now, now, id).changes;
+    if (moved === 1) appendAttempt(db, id, now, OUTCOME.resolved, { note });
+    return moved === 1;
+  })();
+}
+
+/** Stuck rows that no alert has named yet. */
+export function unalertedStuck(db: DB, sendingBefore: number): ChargeRow[] {
+  return stmt(
+    db,
+    `SELECT * FROM charges WHERE alerted = 0 AND (state IN ('${STATE.retrying}', '${STATE.needsReview}')
+       OR (state = '${STATE.sending}' AND state_since < ?)) ORDER BY created`,
+  ).all(sendingBefore) as ChargeRow[];
+}
+
+export function markAlerted(db: DB, ids: readonly string[]): void {
+  const mark = stmt(db, "UPDATE charges SET alerted = 1 WHERE id = ?");
+  db.transaction(() => ids.forEach((id) => mark.run(id)))();
+}

@@ -1,0 +1,67 @@
+import { STATE } from "../states";
+
+// Ordered schema migrations: entry i takes the ledger from user_version i to i + 1, each in
+// its own transaction. Never edit a shipped entry; append a new one.
+
+const states = Object.values(STATE).map((s) => `'${s}'`).join(", ");
+const finalStates = [STATE.delivered, STATE.resolved, STATE.skipped].map((s) => `'${s}'`).join(", ");
+
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+  CREATE TABLE charges (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN (${states})),
+    reason TEXT,
+    created INTEGER NOT NULL,          -- Stripe's created, unix seconds
+    amount INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    email TEXT,
+    name TEXT,
+    product TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,       -- sends tried, ever
+    failed_sends INTEGER NOT NULL DEFAULT 0,   -- since the last operator retry; drives backoff
+    next_attempt_at INTEGER,
+    lease_owner TEXT,
+    lease_until INTEGER,
+    first_sent_at INTEGER,             -- start of Resend's 24 h idempotency window
+    outcome_unknown INTEGER NOT NULL DEFAULT 0,
+    payload TEXT,                      -- the exact send, kept so a re-send is byte-identical
+    email_id TEXT,
+    blocked_on_file TEXT,
+    alerted INTEGER NOT NULL DEFAULT 0,
+    state_since INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    -- The first promise, enforced by the database itself.
+    CHECK (state <> '${STATE.delivered}' OR email_id IS NOT NULL)
+  );
+  CREATE INDEX charges_open ON charges (state) WHERE state NOT IN (${finalStates});
+
+  CREATE TABLE attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    charge_id TEXT NOT NULL REFERENCES charges (id),
+    at INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    email_id TEXT,
+    error TEXT,
+    note TEXT
+  );
+  CREATE INDEX attempts_by_charge ON attempts (charge_id, id);
+  CREATE TRIGGER attempts_no_update BEFORE UPDATE ON attempts
+    BEGIN SELECT RAISE(ABORT, 'attempts are append-only'); END;
+  CREATE TRIGGER attempts_no_delete BEFORE DELETE ON attempts
+    BEGIN SELECT RAISE(ABORT, 'attempts are append-only'); END;
+
+  CREATE TABLE events (
+    id TEXT PRIMARY KEY,               -- Stripe event id: duplicates are dropped by this key
+    type TEXT NOT NULL,
+    object_id TEXT,
+    received_at INTEGER NOT NULL,
+    handled_at INTEGER
+  );
+  CREATE INDEX events_unhandled ON events (received_at) WHERE handled_at IS NULL;
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,0 +1,21 @@
+import type { Clock } from "./clock";
+import type { Config } from "./config";
+import type { DB } from "./ledger";
+import type { Logger } from "./log";
+import type { Mailer } from "./mailer";
+import type { StripeSource } from "./stripe-source";
+
+/** What one pass (or one webhook delivery) works with. Everything with side effects is injected. */
+export interface PassDeps {
+  db: DB;
+  stripe: StripeSource;
+  /** null under --dry-run: nothing may be sent. */
+  mailer: Mailer | null;
+  config: Config;
+  clock: Clock;
+  log: Logger;
+  /** Names this process in leases, so a claim can be told apart from another process's. */
+  owner: string;
+  /** Aborted on SIGTERM/SIGINT: no new claim is made, the send in flight completes. */
+  signal?: AbortSignal;
+}

@@ -1,0 +1,89 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import type { Product } from "./config";
+import type { RenderedEmail } from "./templates";
+
+/** Resend's limit for one email, attachments included after base64. */
+export const MAX_EMAIL_BYTES = 40 * 1000 * 1000;
+
+export interface StoredAttachment {
+  filename: string;
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** What the ledger keeps of a send: enough to repeat it byte for byte. */
+export interface StoredPayload {
+  from: string;
+  to: string;
+  replyTo?: string;
+  subject: string;
+  text?: string;
+  html?: string;
+  attachments: StoredAttachment[];
+}
+
+export interface SendablePayload extends Omit<StoredPayload, "attachments"> {
+  attachments?: { filename: string; content: Buffer }[];
+}
+
+/** A product file that is missing, unreadable, too large, or changed since the first send. */
+export class ProductFileError extends Error {
+  constructor(readonly file: string, readonly problem: string) {
+    super(`product file ${file} ${problem}`);
+  }
+}
+
+function base64Size(bytes: number): number {
+  return Math.ceil(bytes / 3) * 4;
+}
+
+function readFile(file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ProductFileError(file, code === "ENOENT" ? "is missing" : `cannot be read (${code ?? "error"})`);
+  }
+}
+
+/** Size and presence, without reading the bytes: what `check` and a pass test first. */
+export function checkAttachments(files: readonly string[]): void {
+  let total = 0;
+  for (const file of files) {
+    let size: number;
+    try {
+      size = fs.statSync(file).size;
+    } catch {
+      throw new ProductFileError(file, "is missing");
+    }
+    total += base64Size(size);
+    if (total > MAX_EMAIL_BYTES) throw new ProductFileError(file, `makes the email larger than Resend's 40 MB limit (${size} bytes)`);
+  }
+}
+
+export function buildPayload(product: Product, rendered: RenderedEmail, to: string, from: string, replyTo: string | undefined): StoredPayload {
+  checkAttachments(product.attachments);
+  const attachments = product.attachments.map((file) => {
+    const bytes = readFile(file);
+    return { filename: path.basename(file), path: file, size: bytes.length, sha256: sha256(bytes) };
+  });
+  return { from, to, replyTo, subject: rendered.subject, text: rendered.text, html: rendered.html, attachments };
+}
+
+/** Reads the files back and proves they are the bytes the first send carried. */
+export function toSendable(stored: StoredPayload): SendablePayload {
+  const attachments = stored.attachments.map((a) => {
+    const content = readFile(a.path);
+    if (sha256(content) !== a.sha256) throw new ProductFileError(a.path, "changed since the first send of this charge");
+    return { filename: a.filename, content };
+  });
+  const { attachments: _ignored, ...rest } = stored;
+  return attachments.length > 0 ? { ...rest, attachments } : rest;
+}
+
+function sha256(bytes: Buffer): string {
+  return crypto.createHash("sha256").update(bytes).digest("hex");
+}

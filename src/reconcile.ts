@@ -1,0 +1,144 @@
+import type Stripe from "stripe";
+import { ChargeOutcome, deliverCharge } from "./deliver";
+import { isoSeconds } from "./duration";
+import { ChargeRow, getCharge, getMeta, openCharges, setMeta } from "./ledger";
+import type { PassDeps } from "./pass-deps";
+import { StuckEntry, stuckEntry } from "./report";
+import { STATE } from "./states";
+
+/**
+ * Charges become visible in Stripe's list a moment after their `created` second: each pass
+ * re-lists this much before the watermark, so a late one is never stepped over.
+ */
+export const LISTING_OVERLAP_S = 120;
+
+export interface PassCounts {
+  seen: number;
+  delivered: number;
+  alreadyDelivered: number;
+  retrying: number;
+  needsReview: number;
+  skipped: number;
+  awaitingPayment: number;
+  /** Held by another process at the moment we looked: that process reports it. */
+  inFlightElsewhere: number;
+}
+
+export interface PassPlanItem {
+  charge: string;
+  action: string;
+}
+
+export interface PassReport {
+  counts: PassCounts;
+  undelivered: StuckEntry[];
+  /** Under --dry-run: what the pass would have done, one line per charge it would touch. */
+  plan: PassPlanItem[];
+  /** False when a stop was requested before the listing was walked to the end. */
+  complete: boolean;
+  startedAt: number;
+  finishedAt: number;
+}
+
+export interface PassOptions {
+  /** Unix seconds: re-list back to here this once (never before the start line). */
+  since?: number;
+  dryRun?: boolean;
+  onProgress?: (counts: PassCounts) => void;
+}
+
+export function emptyCounts(): PassCounts {
+  return { seen: 0, delivered: 0, alreadyDelivered: 0, retrying: 0, needsReview: 0, skipped: 0, awaitingPayment: 0, inFlightElsewhere: 0 };
+}
+
+/** One pass over observed state: list, compare, deliver, commit, report. */
+export async function reconcileOnce(deps: PassDeps, opts: PassOptions = {}): Promise<PassReport> {
+  const { db, clock } = deps;
+  const startedAt = clock.now();
+  const passStart = Math.floor(startedAt / 1000);
+  const startLine = Number(getMeta(db, "start_line"));
+  const watermark = Number(getMeta(db, "watermark") ?? startLine);
+  const listFrom = Math.max(startLine, opts.since ?? watermark - LISTING_OVERLAP_S);
+  const report: PassReport = { counts: emptyCounts(), undelivered: [], plan: [], complete: false, startedAt, finishedAt: startedAt };
+  const stopped = () => deps.signal?.aborted === true;
+
+  const take = async (charge: Stripe.Charge) => {
+    const outcome = await deliverCharge(deps, charge, startLine, opts.dryRun);
+    tally(deps, report, charge, outcome, opts.dryRun === true);
+    opts.onProgress?.(report.counts);
+  };
+
+  // Charges older than the listing window that still need a look: pending debits, due
+  // retries, dead claims, a product file the operator has since staged.
+  for (const row of openCharges(db)) {
+    if (stopped()) break;
+    if (row.created >= listFrom || !needsFreshLook(row, clock.now())) continue;
+    const charge = await deps.stripe.retrieveCharge(row.id);
+    if (charge) await take(charge);
+  }
+
+  let walked = true;
+  for await (const charge of deps.stripe.listCharges({ gte: listFrom, lte: passStart })) {
+    if (stopped()) {
+      walked = false;
+      break;
+    }
+    await take(charge);
+  }
+  report.complete = walked && !stopped();
+  // The watermark moves only after the whole window was walked: every charge below it has a row.
+  if (report.complete && !opts.dryRun && passStart > watermark) setMeta(db, "watermark", String(passStart));
+  report.finishedAt = clock.now();
+  return report;
+}
+
+function needsFreshLook(row: ChargeRow, now: number): boolean {
+  switch (row.state) {
+    case STATE.awaitingPayment:
+      return true;
+    case STATE.retrying:
+      return (row.next_attempt_at ?? 0) <= now;
+    case STATE.sending:
+      return (row.lease_until ?? 0) < now;
+    case STATE.needsReview:
+      return row.blocked_on_file !== null;
+    default:
+      return false;
+  }
+}
+
+function tally(deps: PassDeps, report: PassReport, charge: Stripe.Charge, outcome: ChargeOutcome, dryRun: boolean): void {
+  const c = report.counts;
+  c.seen++;
+  switch (outcome.kind) {
+    case "delivered":
+      c.delivered++;
+      return;
+    case "already_delivered":
+      c.alreadyDelivered++;
+      return;
+    case "busy":
+    case "stopped":
+      c.inFlightElsewhere += outcome.kind === "busy" ? 1 : 0;
+      return;
+    case "would_deliver":
+      c.delivered++;
+      report.plan.push({ charge: charge.id, action: `would deliver ${outcome.product} to ${outcome.email}` });
+      return;
+    case "left":
+      break;
+  }
+  const { state, reason } = outcome;
+  if (state === STATE.skipped) c.skipped++;
+  else if (state === STATE.awaitingPayment) c.awaitingPayment++;
+  else if (state === STATE.retrying) c.retrying++;
+  else if (state === STATE.needsReview) c.needsReview++;
+  if (dryRun && state !== STATE.skipped) report.plan.push({ charge: charge.id, action: `would leave it ${state}: ${reason ?? ""}` });
+  if (state !== STATE.retrying && state !== STATE.needsReview) return;
+  const row = getCharge(deps.db, charge.id);
+  report.undelivered.push(
+    row && !dryRun
+      ? stuckEntry(row)
+      : { charge: charge.id, state, reason, attempts: row?.attempts ?? 0, amount: charge.amount, currency: charge.currency, email: row?.email ?? null, product: row?.product ?? null, created: isoSeconds(charge.created) },
+  );
+}

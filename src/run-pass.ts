@@ -1,0 +1,30 @@
+import { alertFailingPasses, alertNewlyStuck, clearFailureAlert } from "./alerts";
+import { recordPass } from "./pass-record";
+import type { PassDeps } from "./pass-deps";
+import { PassOptions, PassReport, reconcileOnce } from "./reconcile";
+import { redact } from "./redact";
+
+/**
+ * A pass as the CLI, the daemon and `serve` run it: the pass itself, then its health record
+ * and alerts. A dry run records nothing and alerts nobody.
+ */
+export async function runPass(deps: PassDeps, opts: PassOptions = {}): Promise<PassReport> {
+  const startedAt = deps.clock.now();
+  let report: PassReport;
+  try {
+    report = await reconcileOnce(deps, opts);
+  } catch (err) {
+    if (!opts.dryRun) {
+      const error = redact(err instanceof Error ? err.message : String(err));
+      recordPass(deps.db, { startedAt, finishedAt: deps.clock.now(), ok: false, error });
+      await alertFailingPasses(deps, error).catch((alertErr: unknown) => deps.log.error("could not send the failing-pass alert", { error: String(alertErr) }));
+    }
+    throw err;
+  }
+  if (!opts.dryRun) {
+    recordPass(deps.db, { startedAt, finishedAt: report.finishedAt, ok: true, counts: report.counts });
+    clearFailureAlert(deps);
+    await alertNewlyStuck(deps);
+  }
+  return report;
+}

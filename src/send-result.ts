@@ -1,0 +1,63 @@
+// Every Resend answer is classified here, once: delivered, retry later, or a human must look.
+
+export type SendResult =
+  | { ok: true; emailId: string }
+  | {
+      ok: false;
+      /** May pass on its own (network, 5xx, 429): retried with backoff. */
+      retryable: boolean;
+      /** The email may have gone out: a re-send must reuse the key and the exact payload. */
+      outcomeUnknown: boolean;
+      /** The Resend key itself was refused: no other send can work either. */
+      keyRejected?: boolean;
+      reason: string;
+      retryAfterMs?: number;
+    };
+
+export interface ResendErrorLike {
+  name?: string;
+  statusCode?: number | null;
+  message?: string;
+}
+
+export function classifyResendError(error: ResendErrorLike, retryAfterMs?: number): SendResult {
+  const name = error.name ?? "unknown_error";
+  const status = error.statusCode ?? null;
+  const detail = `${name}${status ? ` (${status})` : ""}: ${error.message ?? ""}`.trim();
+  const fail = (retryable: boolean, outcomeUnknown: boolean, reason: string, extra: Partial<Extract<SendResult, { ok: false }>> = {}): SendResult => ({
+    ok: false, retryable, outcomeUnknown, reason, ...extra,
+  });
+
+  if (status === null) return fail(true, true, `network error or timeout talking to Resend (${detail})`);
+  switch (name) {
+    case "invalid_idempotent_request":
+      // Resend holds a different payload under this key: an email may well have gone.
+      return fail(false, true, `outcome of send unknown: Resend holds a different payload for this idempotency key (${detail})`);
+    case "concurrent_idempotent_requests":
+      return fail(true, true, `another send of this charge is still in flight at Resend (${detail})`);
+    case "rate_limit_exceeded":
+      return fail(true, false, `Resend rate limit (${detail})`, { retryAfterMs });
+    case "daily_quota_exceeded":
+    case "monthly_quota_exceeded":
+      return fail(true, false, `Resend quota exhausted (${detail})`, { retryAfterMs });
+    case "missing_api_key":
+    case "invalid_api_key":
+    case "restricted_api_key":
+      return fail(true, false, `Resend rejected RESEND_API_KEY (${name})`, { keyRejected: true });
+  }
+  if (status >= 500) return fail(true, true, `Resend server error (${detail})`);
+  if (status === 429) return fail(true, false, `Resend rate limit (${detail})`, { retryAfterMs });
+  if (status === 401 || status === 403) return fail(true, false, `Resend rejected RESEND_API_KEY (${name})`, { keyRejected: true });
+  // 4xx: the request itself is wrong (bad address, bad attachment); repeating it cannot help.
+  return fail(false, false, `Resend refused the email: ${detail}`);
+}
+
+/** `retry-after` in seconds (or an HTTP date), as milliseconds. */
+export function retryAfterMs(headers: Record<string, string> | null, now: number): number | undefined {
+  const value = headers?.["retry-after"];
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}

@@ -1,0 +1,139 @@
+import Stripe from "stripe";
+import { RuntimeFailure, UsageError } from "./errors";
+import { redact } from "./redact";
+
+// Everything paidup reads from Stripe goes through here, and every Stripe error is classified
+// here once: a rejected key is a configuration error (exit 2), the rest is runtime (exit 3).
+
+const REQUEST_TIMEOUT_MS = 20_000;
+const PAGE_SIZE = 100;
+
+export interface CheckoutFacts {
+  sessionId: string;
+  paymentLink: string | null;
+  prices: string[];
+  products: string[];
+  metadata: Record<string, string>;
+  email: string | null;
+  name: string | null;
+}
+
+export function stripeClient(key: string, apiBase?: string): Stripe {
+  const options: Stripe.StripeConfig = { timeout: REQUEST_TIMEOUT_MS, maxNetworkRetries: 2, telemetry: false };
+  if (apiBase) {
+    let url: URL;
+    try {
+      url = new URL(apiBase);
+    } catch {
+      throw new UsageError(`STRIPE_API_BASE "${apiBase}" is not a URL`);
+    }
+    options.host = url.hostname;
+    options.protocol = url.protocol === "http:" ? "http" : "https";
+    options.port = url.port ? Number(url.port) : url.protocol === "http:" ? 80 : 443;
+  }
+  return new Stripe(key, options);
+}
+
+export function keyMode(key: string): "test" | "live" {
+  return /^(sk|rk)_live_/.test(key) ? "live" : "test";
+}
+
+/** Turns any Stripe SDK error into one of paidup's, without ever echoing the key. */
+export function asStripeFailure(err: unknown, op: string): Error {
+  const e = err as { type?: string; message?: string; statusCode?: number };
+  const message = redact(e.message ?? String(err));
+  switch (e.type) {
+    case "StripeAuthenticationError":
+      return new UsageError(`Stripe rejected STRIPE_SECRET_KEY while trying to ${op}`, "check the key in the environment or .env");
+    case "StripePermissionError":
+      return new UsageError(`STRIPE_SECRET_KEY may not ${op}: ${message}`, "give the restricted key read access to charges, customers and checkout sessions");
+    case "StripeConnectionError":
+      return new RuntimeFailure(`Stripe unreachable while trying to ${op}: ${message}`, "nothing was lost; the next pass picks up");
+    default:
+      return new RuntimeFailure(`Stripe failed while trying to ${op}${e.statusCode ? ` (HTTP ${e.statusCode})` : ""}: ${message}`, "nothing was lost; the next pass picks up");
+  }
+}
+
+export class StripeSource {
+  requests = 0;
+
+  constructor(private readonly stripe: Stripe) {}
+
+  /** Charges created in [gte, lte], newest first, one page of 100 in memory at a time. */
+  async *listCharges(window: { gte: number; lte: number }): AsyncGenerator<Stripe.Charge> {
+    let startingAfter: string | undefined;
+    for (;;) {
+      // Paging by hand (rather than the SDK's auto-pagination) lets us count requests and
+      // classify a failure on any page the same way.
+      const page = await this.call("list charges", () =>
+        this.stripe.charges.list({ created: { gte: window.gte, lte: window.lte }, limit: PAGE_SIZE, starting_after: startingAfter }),
+      );
+      for (const charge of page.data) yield charge;
+      const last = page.data[page.data.length - 1];
+      if (!page.has_more || !last) return;
+      startingAfter = last.id;
+    }
+  }
+
+  /** The charge as Stripe has it now, or null if Stripe does not know it. */
+  async retrieveCharge(id: string): Promise<Stripe.Charge | null> {
+    try {
+      return await this.call(`retrieve charge ${id}`, () => this.stripe.charges.retrieve(id), true);
+    } catch (err) {
+      if ((err as { code?: string }).code === "resource_missing") return null;
+      throw asStripeFailure(err, `retrieve charge ${id}`);
+    }
+  }
+
+  async customerContact(id: string): Promise<{ email: string | null; name: string | null }> {
+    const c = await this.call(`retrieve customer ${id}`, () => this.stripe.customers.retrieve(id));
+    if ("deleted" in c && c.deleted) return { email: null, name: null };
+    const customer = c as Stripe.Customer;
+    return { email: customer.email ?? null, name: customer.name ?? null };
+  }
+
+  /** The Checkout Session (or Payment Link session) behind a payment intent, with what it sold. */
+  async checkoutFacts(paymentIntent: string): Promise<CheckoutFacts | null> {
+    const sessions = await this.call("list checkout sessions", () => this.stripe.checkout.sessions.list({ payment_intent: paymentIntent, limit: 1 }));
+    const session = sessions.data[0];
+    if (!session) return null;
+    const items = await this.call("list checkout line items", () => this.stripe.checkout.sessions.listLineItems(session.id, { limit: 100 }));
+    const prices: string[] = [];
+    const products: string[] = [];
+    for (const item of items.data) {
+      if (!item.price) continue;
+      prices.push(item.price.id);
+      products.push(typeof item.price.product === "string" ? item.price.product : item.price.product.id);
+    }
+    return {
+      sessionId: session.id,
+      paymentLink: typeof session.payment_link === "string" ? session.payment_link : (session.payment_link?.id ?? null),
+      prices,
+      products,
+      metadata: (session.metadata ?? {}) as Record<string, string>,
+      email: session.customer_details?.email ?? null,
+      name: session.customer_details?.name ?? null,
+    };
+  }
+
+  async latestChargeOfPaymentIntent(id: string): Promise<string | null> {
+    const pi = await this.call(`retrieve payment intent ${id}`, () => this.stripe.paymentIntents.retrieve(id));
+    const latest = pi.latest_charge;
+    return typeof latest === "string" ? latest : (latest?.id ?? null);
+  }
+
+  /** One cheap authenticated read: is the key accepted and allowed to read charges? */
+  async ping(): Promise<void> {
+    await this.call("list charges", () => this.stripe.charges.list({ limit: 1 }));
+  }
+
+  private async call<T>(op: string, fn: () => Promise<T>, raw = false): Promise<T> {
+    this.requests++;
+    try {
+      return await fn();
+    } catch (err) {
+      if (raw) throw err;
+      throw asStripeFailure(err, op);
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import Mustache from "mustache";
+import type { Product } from "./config";
+
+// Mustache: `{{placeholder}}` and dotted names (`links.download`) out of the box, HTML-escaped by
+// default. Text bodies and subjects are rendered with escaping turned off.
+
+export interface TemplateVars {
+  name: string;
+  email: string;
+  product: string;
+  charge: string;
+  amount: string;
+  links: Record<string, string>;
+}
+
+export interface RenderedEmail {
+  subject: string;
+  text?: string;
+  html?: string;
+}
+
+const plain = { escape: (s: unknown) => String(s) };
+
+/** 4900 usd → "$49.00"; zero-decimal currencies (jpy) stay whole. */
+export function formatAmount(amount: number, currency: string): string {
+  const code = currency.toUpperCase();
+  try {
+    const fmt = new Intl.NumberFormat("en-US", { style: "currency", currency: code });
+    const digits = fmt.resolvedOptions().maximumFractionDigits ?? 2;
+    return fmt.format(amount / 10 ** digits);
+  } catch {
+    return `${(amount / 100).toFixed(2)} ${code}`;
+  }
+}
+
+export function renderEmail(product: Product, vars: TemplateVars): RenderedEmail {
+  const view = { ...vars };
+  return {
+    subject: Mustache.render(product.subject, view, {}, plain).replace(/[\r\n]+/g, " "),
+    text: product.textTemplate === undefined ? undefined : Mustache.render(product.textTemplate, view, {}, plain),
+    html: product.htmlTemplate === undefined ? undefined : Mustache.render(product.htmlTemplate, view),
+  };
+}
+
+/** Names used in a template that the render would leave empty: a typo the operator should see. */
+export function unknownPlaceholders(template: string): string[] {
+  const known = new Set(["name", "email", "product", "charge", "amount"]);
+  const names = Mustache.parse(template)
+    .filter((t) => t[0] === "name" || t[0] === "&")
+    .map((t) => String(t[1]));
+  return names.filter((n) => !known.has(n) && !n.startsWith("links."));
+}
