@@ -39,7 +39,7 @@ export function openContext(opts: ContextOptions): Context {
   const resendKey = opts.send ? requireResendKey(env) : undefined;
   const config = loadConfig(env.configPath);
   const clock = opts.clock ?? systemClock;
-  const stripe = new StripeSource(stripeClient(stripeKey, env.stripeApiBase));
+  const stripe = new StripeSource(stripeClient(stripeKey, env.stripeApiBase), clock);
   const db = openLedgerFile(env.dbPath, { readonly: opts.readonly });
   try {
     checkKeyMode(db, keyMode(stripeKey), opts.readonly === true);

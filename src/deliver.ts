@@ -69,7 +69,12 @@ export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, start
 
   const claimed = claim(db, prepared.facts, deps.owner, JSON.stringify(prepared.payload), clock.now());
   if (claimed.kind === "outcome_unknown") return left(STATE.needsReview, UNKNOWN_OUTCOME_REASON);
-  if (claimed.kind === "not_claimable") return claimed.row.state === STATE.sending ? { kind: "busy" } : left(claimed.row.state, claimed.row.reason);
+  if (claimed.kind === "not_claimable") {
+    // Another process got there between our read and our claim: its outcome stands.
+    const s = claimed.row.state;
+    if (s === STATE.delivered || s === STATE.resolved) return { kind: "already_delivered" };
+    return s === STATE.sending ? { kind: "busy" } : left(s, claimed.row.reason);
+  }
 
   let result: SendResult;
   try {

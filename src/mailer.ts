@@ -24,8 +24,9 @@ export class Mailer {
     this.pacer = new Pacer(clock, maxPerSecond);
   }
 
-  static create(apiKey: string, clock: Clock, maxPerSecond: number): Mailer {
-    return new Mailer(new Resend(apiKey), clock, maxPerSecond);
+  /** `baseUrl` defaults to RESEND_BASE_URL (read by the SDK), else Resend's own. */
+  static create(apiKey: string, clock: Clock, maxPerSecond: number, baseUrl?: string): Mailer {
+    return new Mailer(new Resend(apiKey, baseUrl ? { baseUrl } : undefined), clock, maxPerSecond);
   }
 
   /** Waits for a send slot. Called before claiming, so a claim's lease is not spent queueing. */

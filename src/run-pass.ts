@@ -21,6 +21,7 @@ export async function runPass(deps: PassDeps, opts: PassOptions = {}): Promise<P
     }
     throw err;
   }
+  deps.log.info(`pass ${report.complete ? "finished" : "stopped early"}`, { ...report.counts, ms: report.finishedAt - startedAt });
   if (!opts.dryRun) {
     recordPass(deps.db, { startedAt, finishedAt: report.finishedAt, ok: true, counts: report.counts });
     clearFailureAlert(deps);

@@ -1,4 +1,5 @@
 import Stripe from "stripe";
+import { Clock, systemClock } from "./clock";
 import { RuntimeFailure, UsageError } from "./errors";
 import { redact } from "./redact";
 
@@ -54,10 +55,13 @@ export function asStripeFailure(err: unknown, op: string): Error {
   }
 }
 
+/** The SDK retries 5xx and dropped connections itself, but never a 429: that one is ours. */
+const RATE_LIMIT_RETRIES = 4;
+
 export class StripeSource {
   requests = 0;
 
-  constructor(private readonly stripe: Stripe) {}
+  constructor(private readonly stripe: Stripe, private readonly clock: Clock = systemClock) {}
 
   /** Charges created in [gte, lte], newest first, one page of 100 in memory at a time. */
   async *listCharges(window: { gte: number; lte: number }): AsyncGenerator<Stripe.Charge> {
@@ -128,12 +132,20 @@ export class StripeSource {
   }
 
   private async call<T>(op: string, fn: () => Promise<T>, raw = false): Promise<T> {
-    this.requests++;
-    try {
-      return await fn();
-    } catch (err) {
-      if (raw) throw err;
-      throw asStripeFailure(err, op);
+    for (let attempt = 0; ; attempt++) {
+      this.requests++;
+      try {
+        return await fn();
+      } catch (err) {
+        const e = err as { statusCode?: number; headers?: Record<string, string> };
+        if (e.statusCode === 429 && attempt < RATE_LIMIT_RETRIES) {
+          const retryAfter = Number(e.headers?.["retry-after"]);
+          await this.clock.sleep(Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 500 * 2 ** attempt);
+          continue;
+        }
+        if (raw) throw err;
+        throw asStripeFailure(err, op);
+      }
     }
   }
 }

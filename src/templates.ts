@@ -20,6 +20,9 @@ export interface RenderedEmail {
 }
 
 const plain = { escape: (s: unknown) => String(s) };
+// Mustache's default also escapes "/" and "=", which mangles URLs in href attributes for nothing.
+const HTML_ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "`": "&#96;" };
+const html = { escape: (s: unknown) => String(s).replace(/[&<>"'`]/g, (c) => HTML_ENTITIES[c] as string) };
 
 /** 4900 usd → "$49.00"; zero-decimal currencies (jpy) stay whole. */
 export function formatAmount(amount: number, currency: string): string {
@@ -38,7 +41,7 @@ export function renderEmail(product: Product, vars: TemplateVars): RenderedEmail
   return {
     subject: Mustache.render(product.subject, view, {}, plain).replace(/[\r\n]+/g, " "),
     text: product.textTemplate === undefined ? undefined : Mustache.render(product.textTemplate, view, {}, plain),
-    html: product.htmlTemplate === undefined ? undefined : Mustache.render(product.htmlTemplate, view),
+    html: product.htmlTemplate === undefined ? undefined : Mustache.render(product.htmlTemplate, view, {}, html),
   };
 }
 

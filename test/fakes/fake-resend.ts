@@ -1,0 +1,323 @@
+// A local fake of Resend's sending API, for the real `resend` SDK (point it here with
+// RESEND_BASE_URL or the client's `baseUrl` option). It models what paidup's promise
+// rests on: idempotency keys, rate-limit headers, and sends whose outcome is unknown.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { randomUUID } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import { FaultQueue, ServerLifecycle, resetConnection, sendJson, type FaultRule } from "./faults";
+
+export interface FakeResendOptions {
+  /** When set, only this key is accepted; otherwise any `Bearer …` key is. */
+  apiKey?: string;
+  /** Requests admitted per sliding 1-second window (default Infinity). */
+  ratePerSecond?: number;
+  /** Processing time of POST /emails; the idempotency key is "in progress" meanwhile. */
+  latencyMs?: number;
+  /** Clock (ms) for `at` and the 24 h idempotency window. Rate limiting uses real time. */
+  now?: () => number;
+  /** A "sending access" key may send but gets 401 restricted_api_key on GET /domains. */
+  keyAccess?: "full" | "sending";
+}
+
+export interface SentEmail {
+  id: string;
+  to: string[];
+  from: string;
+  subject: string;
+  text: string | undefined;
+  html: string | undefined;
+  attachments: { filename?: string; content?: string; path?: string }[];
+  idempotencyKey: string | undefined;
+  at: number;
+  /** The request body as received, for any other field (cc, headers, tags…). */
+  payload: Record<string, unknown>;
+}
+
+export interface ResendRequestRecord {
+  method: string;
+  path: string;
+  idempotencyKey: string | undefined;
+  /** Date.now() when the request arrived (real time, for pacing checks). */
+  startedAt: number;
+}
+
+type Answer = { status: number; body: object };
+type KeyEntry = { body: string; at: number; answer?: Answer }; // no answer yet = in progress
+
+const MAX_EMAIL_BYTES = 40 * 1024 * 1024;
+const DAY_MS = 24 * 60 * 60 * 1000;
+const ADDRESS = /^[^\s@<>",;]+@[^\s@<>",;]+\.[A-Za-z0-9-]{2,}$/;
+const NAMED = /^[^<>]*<([^<>]+)>$/;
+const FORMAT = "The email address needs to follow the `email@example.com` or `Name <email@example.com>` format.";
+const DEFAULT_NAMES: Record<number, string> = {
+  400: "validation_error", 401: "missing_api_key", 403: "invalid_api_key", 404: "not_found",
+  409: "invalid_idempotent_request", 422: "validation_error", 429: "rate_limit_exceeded",
+  451: "security_error", 500: "internal_server_error",
+};
+
+const error = (statusCode: number, name: string, message: string): Answer =>
+  ({ status: statusCode, body: { statusCode, name, message } });
+
+/** A fault rule answering POST /emails with 429 daily_quota_exceeded. */
+export function dailyQuotaFault(times = 1): FaultRule {
+  return { method: "POST", path: "/emails", times, kind: "status", status: 429,
+    body: { statusCode: 429, name: "daily_quota_exceeded", message: "You have reached your daily email sending quota." } };
+}
+
+/** The bare address of `a@b.c` or `Name <a@b.c>`, lower-cased. */
+export function bareAddress(value: string): string {
+  return (NAMED.exec(value.trim())?.[1] ?? value).trim().toLowerCase();
+}
+
+export class FakeResend {
+  readonly sent: SentEmail[] = [];
+  readonly requests: ResendRequestRecord[] = [];
+  /** Peak number of POST /emails in flight at once (since the last resetCounters). */
+  maxConcurrent = 0;
+  private inFlight = 0;
+  private rate: number;
+  private readonly admitted: number[] = []; // performance.now() of admitted requests, last second
+  private readonly keys = new Map<string, KeyEntry>();
+  private readonly faults = new FaultQueue();
+  private readonly life: ServerLifecycle;
+  private readonly now: () => number;
+
+  constructor(private readonly options: FakeResendOptions = {}) {
+    this.rate = options.ratePerSecond ?? Infinity;
+    this.now = options.now ?? Date.now;
+    this.life = new ServerLifecycle(createServer((req, res) => void this.handle(req, res)));
+  }
+
+  get url(): string { return this.life.url; }
+  get port(): number { return this.life.port; }
+  start(): Promise<void> { return this.life.start(); }
+  close(): Promise<void> { return this.life.close(); }
+  addFault(rule: FaultRule): void { this.faults.add(rule); }
+  clearFaults(): void { this.faults.clear(); }
+  setRate(perSecond: number): void { this.rate = perSecond; }
+
+  sentTo(address: string): SentEmail[] {
+    const wanted = bareAddress(address);
+    return this.sent.filter((e) => e.to.some((t) => bareAddress(t) === wanted));
+  }
+
+  /** Idempotency key → number of real emails sent with it (replays are not emails). */
+  sendsByKey(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const e of this.sent) {
+      if (e.idempotencyKey !== undefined) counts.set(e.idempotencyKey, (counts.get(e.idempotencyKey) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  requestCount(filter: { method?: string; path?: RegExp | string } = {}): number {
+    return this.requests.filter((r) =>
+      (!filter.method || r.method === filter.method.toUpperCase()) &&
+      (filter.path === undefined || (typeof filter.path === "string" ? r.path === filter.path : filter.path.test(r.path))),
+    ).length;
+  }
+
+  /** Arrival times (Date.now()) of POST /emails requests, for pacing checks. */
+  emailStartTimes(): number[] {
+    return this.requests.filter((r) => r.method === "POST" && r.path === "/emails").map((r) => r.startedAt);
+  }
+
+  resetCounters(): void {
+    this.requests.length = 0;
+    this.maxConcurrent = this.inFlight;
+  }
+
+  // ---- HTTP ----
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const method = req.method ?? "GET";
+    const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
+    const idempotencyKey = header(req, "idempotency-key");
+    this.requests.push({ method, path, idempotencyKey, startedAt: Date.now() });
+    const isSend = method === "POST" && path === "/emails";
+    if (isSend) this.maxConcurrent = Math.max(this.maxConcurrent, ++this.inFlight);
+    try {
+      const fault = this.faults.take(method, path, req.url ?? "/");
+      if (fault?.kind === "reset") return resetConnection(res);
+      if (fault?.kind === "hang") return;
+      if (fault?.kind === "status") {
+        const name = DEFAULT_NAMES[fault.status] ?? (fault.status >= 500 ? "application_error" : "validation_error");
+        const extra: Record<string, string> = fault.status === 429 && !fault.body ? { "retry-after": "1" } : {};
+        const body = fault.body ?? error(fault.status, name, `Fake fault: HTTP ${fault.status}`).body;
+        return sendJson(res, fault.status, body, { ...this.rateHeaders(), ...extra, ...fault.headers });
+      }
+      const delayMs = fault?.kind === "delay" ? fault.ms : 0;
+      const answer = isSend
+        ? await this.send(req, idempotencyKey, delayMs, fault?.kind === "reset-after-processing")
+        : await this.other(req, method, path, delayMs);
+      if (answer === "reset") return resetConnection(res);
+      const { headers = {}, ...rest } = answer as Answer & { headers?: Record<string, string> };
+      sendJson(res, rest.status, rest.body, { ...this.rateHeaders(), ...headers });
+    } catch {
+      // The client went away mid-request (or close() ran): nothing left to answer.
+      if (!res.headersSent) resetConnection(res);
+    } finally {
+      if (isSend) this.inFlight--;
+    }
+  }
+
+  private async other(req: IncomingMessage, method: string, path: string, delayMs: number): Promise<Answer> {
+    await readBody(req);
+    if (delayMs) await this.life.sleep(delayMs);
+    if (path !== "/domains" && path !== "/emails") return error(404, "not_found", "The requested endpoint does not exist.");
+    if (method !== "GET" || path !== "/domains") return error(405, "method_not_allowed", "Method is not allowed for the requested path.");
+    const denied = this.auth(req) ?? this.admit();
+    if (denied) return denied;
+    if (this.options.keyAccess === "sending") {
+      return error(401, "restricted_api_key", "This API key is restricted to only send emails");
+    }
+    return { status: 200, body: { object: "list", has_more: false, data: [] } };
+  }
+
+  private async send(req: IncomingMessage, key: string | undefined, delayMs: number,
+    resetAfter: boolean): Promise<Answer | "reset"> {
+    const raw = await readBody(req);
+    const denied = this.auth(req) ?? this.admit();
+    if (denied) return denied;
+    if (raw === null) {
+      return error(422, "validation_error", "The email is too large: at most 40MB, attachments included.");
+    }
+    if (key !== undefined && (key.length < 1 || key.length > 256)) {
+      return error(400, "invalid_idempotency_key", "The key must be between 1-256 chars.");
+    }
+    const previous = key === undefined ? undefined : this.keys.get(key);
+    if (previous && this.now() - previous.at >= DAY_MS) this.keys.delete(key as string);
+    else if (previous && !previous.answer) {
+      return error(409, "concurrent_idempotent_requests",
+        "Same idempotency key used while original request is still in progress.");
+    } else if (previous?.answer) {
+      if (previous.body !== raw) {
+        return error(409, "invalid_idempotent_request", "Same idempotency key used with a different request payload.");
+      }
+      return previous.answer; // the original answer, and no new email
+    }
+
+    const entry: KeyEntry = { body: raw, at: this.now() };
+    if (key !== undefined) this.keys.set(key, entry);
+    const wait = (this.options.latencyMs ?? 0) + delayMs;
+    if (wait) await this.life.sleep(wait);
+    const answer = this.accept(raw, key);
+    // Assumption: only 2xx answers are remembered for replay; after an error answer the
+    // key is free again, so a corrected retry with the same key can go through.
+    if (key !== undefined) {
+      if (answer.status < 300) Object.assign(entry, { answer, at: this.now() });
+      else this.keys.delete(key);
+    }
+    return resetAfter && answer.status < 300 ? "reset" : answer;
+  }
+
+  /** Validates the payload and, if it is fine, records the email as sent. */
+  private accept(raw: string, key: string | undefined): Answer {
+    let p: Record<string, unknown>;
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
+      p = parsed as Record<string, unknown>;
+    } catch {
+      return error(422, "validation_error", "Invalid JSON body.");
+    }
+    for (const field of ["from", "to", "subject"]) {
+      if (p[field] === undefined || p[field] === null) return error(422, "missing_required_field", `Missing \`${field}\` field.`);
+    }
+    if (typeof p.from !== "string" || !ADDRESS.test(bareAddress(p.from))) {
+      return error(422, "invalid_from_address", `Invalid \`from\` field. ${FORMAT}`);
+    }
+    for (const field of ["to", "cc", "bcc", "reply_to"]) {
+      const v = p[field];
+      if (v === undefined) continue;
+      const list = Array.isArray(v) ? v : [v];
+      if (list.length === 0 || list.length > 50 ||
+        !list.every((a) => typeof a === "string" && ADDRESS.test(bareAddress(a)))) {
+        return error(422, "validation_error", `Invalid \`${field}\` field. ${FORMAT}`);
+      }
+    }
+    if (typeof p.subject !== "string") return error(422, "validation_error", "Invalid `subject` field.");
+    if (typeof p.text !== "string" && typeof p.html !== "string") {
+      return error(422, "missing_required_field", "Missing `html` or `text` field.");
+    }
+    const attachments = p.attachments ?? [];
+    if (!Array.isArray(attachments)) return error(422, "invalid_attachment", "`attachments` must be an array.");
+    for (const a of attachments as Record<string, unknown>[]) {
+      const okContent = typeof a?.content === "string" && /^[A-Za-z0-9+/\s]*={0,2}\s*$/.test(a.content);
+      if (!okContent && typeof a?.path !== "string") {
+        return error(422, "invalid_attachment", "Attachment must have either a base64 `content` or a `path`.");
+      }
+    }
+    const id = randomUUID();
+    this.sent.push({
+      id, to: Array.isArray(p.to) ? (p.to as string[]) : [p.to as string], from: p.from,
+      subject: p.subject, text: p.text as string | undefined, html: p.html as string | undefined,
+      attachments: attachments as SentEmail["attachments"], idempotencyKey: key, at: this.now(), payload: p,
+    });
+    return { status: 200, body: { id } };
+  }
+
+  private auth(req: IncomingMessage): Answer | undefined {
+    const key = /^Bearer\s+(\S+)$/.exec(header(req, "authorization") ?? "")?.[1];
+    if (!key) {
+      return error(401, "missing_api_key",
+        "Missing API key in the authorization header. Include the following header in the request: Authorization: Bearer YOUR_API_KEY");
+    }
+    // Resend answers a wrong key with 403 (not 401), per its error reference.
+    if (this.options.apiKey !== undefined && key !== this.options.apiKey) return error(403, "invalid_api_key", "API key is invalid");
+    return undefined;
+  }
+
+  /** Takes a slot in the sliding 1-second window, or answers 429. */
+  private admit(): (Answer & { headers: Record<string, string> }) | undefined {
+    this.prune();
+    if (this.admitted.length < this.rate) {
+      this.admitted.push(performance.now());
+      return undefined;
+    }
+    const answer = error(429, "rate_limit_exceeded", "Too many requests. You can only make " +
+      `${this.rate} requests per second. See rate limit response headers for more information.`);
+    return { ...answer, headers: { "retry-after": String(this.resetSeconds()) } };
+  }
+
+  private prune(): void {
+    const cutoff = performance.now() - 1000;
+    while ((this.admitted[0] ?? Infinity) <= cutoff) this.admitted.shift();
+  }
+
+  private resetSeconds(): number {
+    const oldest = this.admitted[0];
+    return oldest === undefined ? 1 : Math.max(1, Math.ceil((oldest + 1000 - performance.now()) / 1000));
+  }
+
+  private rateHeaders(): Record<string, string> {
+    this.prune();
+    const limit = Number.isFinite(this.rate) ? Math.floor(this.rate) : 1_000_000;
+    return {
+      "ratelimit-limit": String(limit),
+      "ratelimit-remaining": String(Math.max(0, limit - this.admitted.length)),
+      "ratelimit-reset": String(this.resetSeconds()),
+    };
+  }
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The body as text, or null when it exceeds the 40 MB limit (the rest is drained, not kept). */
+function readBody(req: IncomingMessage): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_EMAIL_BYTES) chunks.push(chunk);
+      else chunks.length = 0;
+    });
+    req.on("end", () => resolve(size > MAX_EMAIL_BYTES ? null : Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+    req.on("close", () => { if (!req.complete) reject(new Error("request aborted")); });
+  });
+}

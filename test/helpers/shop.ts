@@ -1,0 +1,148 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { FakeResend } from "../fakes/fake-resend";
+import { FakeStripe } from "../fakes/fake-stripe";
+
+// A throwaway shop for one test file: a temp folder with a config, templates and product files,
+// fake Stripe and Resend servers on 127.0.0.1, and the real CLI run as a subprocess.
+
+export const STRIPE_KEY = "sk_test_51FakeKeyForPaidupTests0000abcd";
+export const RESEND_KEY = "re_FakeResendKeyForTests_1234";
+export const BIN = path.resolve(__dirname, "..", "..", "..", "bin", "paidup");
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ShopOptions {
+  /** Replaces or extends the default config file contents. */
+  config?: Record<string, unknown>;
+  resendRate?: number;
+  resendNow?: () => number;
+}
+
+export const DEFAULT_PRODUCTS = [
+  {
+    key: "ship-fast",
+    name: "Ship Fast Skill Pack",
+    match: { metadata: { product: "ship-fast" } },
+    subject: "Your {{product}}",
+    text: "templates/ship-fast.txt",
+    attachments: ["products/ship-fast.zip"],
+  },
+  {
+    key: "starter",
+    name: "Starter Pack",
+    match: { price: "price_starter" },
+    subject: "Your Starter Pack",
+    html: "templates/starter.html",
+    links: { download: "https://example.com/dl/starter" },
+  },
+  {
+    key: "ebook",
+    match: { amount: 1900, currency: "usd" },
+    subject: "Your ebook",
+    text: "templates/ebook.txt",
+  },
+];
+
+export class Shop {
+  readonly dir: string;
+  readonly stripe: FakeStripe;
+  readonly resend: FakeResend;
+  readonly dbPath: string;
+  readonly configPath: string;
+  extraEnv: Record<string, string> = {};
+
+  private constructor(opts: ShopOptions) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "paidup-test-"));
+    this.stripe = new FakeStripe({ apiKey: STRIPE_KEY });
+    this.resend = new FakeResend({ apiKey: RESEND_KEY, ratePerSecond: opts.resendRate, now: opts.resendNow });
+    this.dbPath = path.join(this.dir, "state", "paidup.db");
+    this.configPath = path.join(this.dir, "paidup.config.json");
+    fs.mkdirSync(path.join(this.dir, "templates"));
+    fs.mkdirSync(path.join(this.dir, "products"));
+    fs.writeFileSync(path.join(this.dir, "templates", "ship-fast.txt"), "Hi {{name}}, here is {{product}} for {{amount}}. Ref {{charge}}.\n");
+    fs.writeFileSync(path.join(this.dir, "templates", "starter.html"), '<p>Hi {{name}}</p><p><a href="{{links.download}}">Download</a> ({{amount}})</p>\n');
+    fs.writeFileSync(path.join(this.dir, "templates", "ebook.txt"), "Your ebook, {{name}}.\n");
+    fs.writeFileSync(path.join(this.dir, "products", "ship-fast.zip"), Buffer.alloc(2048, 7));
+    this.writeConfig({ from: "Shop <shop@example.com>", replyTo: "help@example.com", resend: { maxPerSecond: 100 }, products: DEFAULT_PRODUCTS, ...opts.config });
+  }
+
+  static async start(opts: ShopOptions = {}): Promise<Shop> {
+    const shop = new Shop(opts);
+    await Promise.all([shop.stripe.start(), shop.resend.start()]);
+    return shop;
+  }
+
+  writeConfig(config: Record<string, unknown>): void {
+    fs.writeFileSync(this.configPath, JSON.stringify(config, null, 2));
+  }
+
+  get env(): NodeJS.ProcessEnv {
+    return {
+      PATH: process.env.PATH,
+      HOME: this.dir,
+      STRIPE_SECRET_KEY: STRIPE_KEY,
+      RESEND_API_KEY: RESEND_KEY,
+      STRIPE_API_BASE: this.stripe.url,
+      RESEND_BASE_URL: this.resend.url,
+      PAIDUP_CONFIG: this.configPath,
+      PAIDUP_DB: this.dbPath,
+      LOG_LEVEL: "warn",
+      ...this.extraEnv,
+    };
+  }
+
+  /** Runs the real CLI; `env` entries set to undefined are removed. */
+  run(args: string[], opts: { env?: Record<string, string | undefined>; onSpawn?: (pid: number) => void } = {}): Promise<RunResult> {
+    const env = { ...this.env, ...opts.env };
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], { cwd: this.dir, env, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.on("error", reject);
+      if (child.pid && opts.onSpawn) opts.onSpawn(child.pid);
+      child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+    });
+  }
+
+  /** Read-only look at the ledger, as a test inspects it. */
+  rows(): { id: string; state: string; reason: string | null; attempts: number; email_id: string | null; product: string | null; email: string | null }[] {
+    const db = new Database(this.dbPath, { readonly: true });
+    try {
+      return db.prepare("SELECT * FROM charges ORDER BY id").all() as never;
+    } finally {
+      db.close();
+    }
+  }
+
+  row(id: string) {
+    return this.rows().find((r) => r.id === id);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.stripe.close(), this.resend.close()]);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A charge that matches the `ship-fast` product, paid and captured. */
+export function paidCharge(extra: Record<string, unknown> = {}) {
+  return {
+    amount: 4900,
+    currency: "usd",
+    metadata: { product: "ship-fast" },
+    billing_details: { email: "buyer@example.com", name: "Ada Buyer" },
+    ...extra,
+  };
+}

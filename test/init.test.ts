@@ -1,0 +1,51 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { Shop } from "./helpers/shop";
+
+let shop: Shop;
+before(async () => (shop = await Shop.start()));
+after(async () => shop.close());
+
+test("init creates a private state folder and ledger and prints the start line", async () => {
+  const r = await shop.run(["init"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /ledger created at .*paidup\.db/);
+  assert.match(r.stdout, /start line: \d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z/);
+  assert.equal(fs.statSync(path.dirname(shop.dbPath)).mode & 0o777, 0o700);
+  assert.equal(fs.statSync(shop.dbPath).mode & 0o777, 0o600);
+});
+
+test("init on an existing ledger changes nothing and prints the start line", async () => {
+  const before = fs.readFileSync(shop.dbPath);
+  const r = await shop.run(["init"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /nothing changed/);
+  assert.deepEqual(fs.readFileSync(shop.dbPath).length, before.length);
+});
+
+test("init --since moves the start line earlier but never later", async () => {
+  const later = await shop.run(["init", "--since", "2099-01-01"]);
+  assert.equal(later.code, 0);
+  assert.match(later.stdout, /never moves later/);
+  const earlier = await shop.run(["init", "--since", "7d"]);
+  assert.equal(earlier.code, 0, earlier.stderr);
+  assert.match(earlier.stdout, /start line moved earlier/);
+});
+
+test("init --since with a bad value is a usage error", async () => {
+  const r = await shop.run(["init", "--since", "last tuesday"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--since/);
+});
+
+test("a file that is not a paidup ledger is refused and left untouched", async () => {
+  const stranger = path.join(shop.dir, "stranger.db");
+  fs.writeFileSync(stranger, "this is not sqlite at all, just some bytes".repeat(200));
+  const bytes = fs.readFileSync(stranger);
+  const r = await shop.run(["reconcile"], { env: { PAIDUP_DB: stranger } });
+  assert.ok(r.code === 2 || r.code === 3, `exit ${r.code}: ${r.stderr}`);
+  assert.match(r.stderr, /not a (paidup ledger|database)|corrupt/);
+  assert.deepEqual(fs.readFileSync(stranger), bytes);
+});
