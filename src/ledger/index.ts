@@ -2,5 +2,6 @@
 // All SQL lives in this folder; callers use these named functions.
 export * from "./charges";
 export * from "./claims";
+export * from "./events";
 export * from "./meta";
 export * from "./open";

@@ -1,0 +1,58 @@
+import { once } from "node:events";
+import { loadEnv, requireStripeKey } from "../config";
+import { openContext } from "../context";
+import { EXIT, ExitCode, UsageError } from "../errors";
+import { WebhookServer } from "../server";
+import { stripeClient } from "../stripe-source";
+
+export interface ServeFlags {
+  host: string;
+  port: string;
+}
+
+/** Starts the webhook endpoint; resolves after a clean stop on SIGTERM/SIGINT. */
+export async function startWebhookServer(flags: ServeFlags, signal: AbortSignal, ctx = openServeContext()): Promise<{ url: string; stopped: Promise<void> }> {
+  const port = Number(flags.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${flags.port} is not a port number`);
+  const secret = loadEnv().webhookSecret as string;
+  const server = new WebhookServer({
+    host: flags.host,
+    port,
+    secret,
+    stripe: stripeClient(requireStripeKey(ctx.env), ctx.env.stripeApiBase),
+    deps: { ...ctx.deps, signal },
+  });
+  let url: string;
+  try {
+    url = await server.start();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot listen on ${flags.host}:${port} (${code ?? String(err)})`, "choose another --port or --host");
+  }
+  ctx.deps.log.info(`listening for Stripe webhooks on ${url}/webhooks/stripe`);
+  const stopped = (async () => {
+    if (!signal.aborted) await once(signal, "abort");
+    await server.close();
+  })();
+  return { url, stopped };
+}
+
+/** Refuses to start without the signing secret: there is no way to turn verification off. */
+function openServeContext() {
+  if (!loadEnv().webhookSecret) {
+    throw new UsageError("STRIPE_WEBHOOK_SECRET is not set; serve refuses to start without it", "copy the endpoint's signing secret (whsec_…) from the Stripe dashboard");
+  }
+  return openContext({ send: true });
+}
+
+export async function serveCommand(flags: ServeFlags, signal: AbortSignal): Promise<ExitCode> {
+  const ctx = openServeContext();
+  try {
+    const { url, stopped } = await startWebhookServer(flags, signal, ctx);
+    process.stdout.write(`listening on ${url}/webhooks/stripe\n`);
+    await stopped;
+    return EXIT.ok;
+  } finally {
+    ctx.close();
+  }
+}

@@ -1,0 +1,46 @@
+import type Stripe from "stripe";
+import { deliverCharge, ChargeOutcome } from "./deliver";
+import { EventRow, getMeta, markEventHandled } from "./ledger";
+import type { PassDeps } from "./pass-deps";
+
+// Webhook events only say "look at this charge now". Their payload and order are never trusted:
+// the charge is fetched from the API and goes through the pass's own judge → claim → send → commit.
+
+export const HANDLED_TYPES = new Set([
+  "charge.succeeded",
+  "charge.refunded",
+  "charge.dispute.created",
+  "checkout.session.completed",
+  "checkout.session.async_payment_succeeded",
+]);
+
+/** The id of the object the event is about, kept with the event so it can be handled after a crash. */
+export function eventObjectId(event: Stripe.Event): string | null {
+  const obj = event.data.object as { id?: string; charge?: string | { id: string }; payment_intent?: string | { id: string } | null };
+  if (event.type.startsWith("charge.dispute.")) return typeof obj.charge === "string" ? obj.charge : (obj.charge?.id ?? null);
+  if (event.type.startsWith("checkout.session.")) {
+    return typeof obj.payment_intent === "string" ? obj.payment_intent : (obj.payment_intent?.id ?? null);
+  }
+  return obj.id ?? null;
+}
+
+/** Which charge an event points at: a charge id, or the latest charge of a session's payment intent. */
+async function chargeIdOf(deps: PassDeps, event: Pick<EventRow, "type" | "object_id">): Promise<string | null> {
+  if (!event.object_id) return null;
+  if (event.type.startsWith("checkout.session.")) return deps.stripe.latestChargeOfPaymentIntent(event.object_id);
+  return event.object_id;
+}
+
+export async function handleEvent(deps: PassDeps, event: EventRow): Promise<ChargeOutcome | null> {
+  let outcome: ChargeOutcome | null = null;
+  if (HANDLED_TYPES.has(event.type)) {
+    const chargeId = await chargeIdOf(deps, event);
+    const charge = chargeId ? await deps.stripe.retrieveCharge(chargeId) : null;
+    if (charge) outcome = await deliverCharge(deps, charge, Number(getMeta(deps.db, "start_line")));
+  }
+  // A stop request before the claim leaves the event for the next start.
+  if (outcome?.kind === "stopped") return outcome;
+  // Marked only after the work: a crash before this line leaves the event for the next start.
+  markEventHandled(deps.db, event.id, deps.clock.now());
+  return outcome;
+}
