@@ -47,9 +47,41 @@ export function openContext(opts: ContextOptions): Context {
     db.close();
     throw asLedgerError(err, env.dbPath);
   }
-  const mailer = resendKey ? Mailer.create(resendKey, clock, config.resend.maxPerSecond) : null;
+  const mailer = resendKey ? Mailer.create(resendKey, clock, config.resend.maxPerSecond, undefined, resendTimeoutMs()) : null;
   const deps: PassDeps = { db, stripe, mailer, config, clock, log, owner: processOwner() };
   return { env, config, db, deps, close: () => db.close() };
+}
+
+/**
+ * Test/ops hook: PAIDUP_RESEND_TIMEOUT_MS replaces the 30 s base timeout of a Resend request
+ * (fault tests use ~500 ms for a Resend that never answers). Unset or invalid: the default.
+ */
+function resendTimeoutMs(): number | undefined {
+  const ms = Number(process.env.PAIDUP_RESEND_TIMEOUT_MS);
+  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
+}
+
+export interface LookContext {
+  db: DB;
+  /** null when no Stripe key was given: the command works from the ledger alone. */
+  stripe: StripeSource | null;
+  close(): void;
+}
+
+/**
+ * For commands that only look (`status`, `show`): the ledger opened read-only, so they can
+ * never write, and Stripe only when a key is given.
+ */
+export function openLookContext(env: Env, stripeKey: string | undefined, clock: Clock = systemClock): LookContext {
+  const stripe = stripeKey ? new StripeSource(stripeClient(stripeKey, env.stripeApiBase), clock) : null;
+  const db = openLedgerFile(env.dbPath, { readonly: true });
+  try {
+    if (stripeKey) checkKeyMode(db, keyMode(stripeKey), true);
+  } catch (err) {
+    db.close();
+    throw asLedgerError(err, env.dbPath);
+  }
+  return { db, stripe, close: () => db.close() };
 }
 
 /** A ledger made with a test-mode key must never be driven by a live key, nor the reverse. */

@@ -20,13 +20,16 @@ export class Mailer {
   readonly pacer: Pacer;
   requests = 0;
 
-  constructor(private readonly resend: Resend, private readonly clock: Clock, maxPerSecond: number) {
+  constructor(private readonly resend: Resend, private readonly clock: Clock, maxPerSecond: number, private readonly baseTimeoutMs = BASE_TIMEOUT_MS) {
     this.pacer = new Pacer(clock, maxPerSecond);
   }
 
-  /** `baseUrl` defaults to RESEND_BASE_URL (read by the SDK), else Resend's own. */
-  static create(apiKey: string, clock: Clock, maxPerSecond: number, baseUrl?: string): Mailer {
-    return new Mailer(new Resend(apiKey, baseUrl ? { baseUrl } : undefined), clock, maxPerSecond);
+  /**
+   * `baseUrl` defaults to RESEND_BASE_URL (read by the SDK), else Resend's own. `timeoutMs`
+   * replaces the 30 s base timeout (tests of a hung Resend use a short one).
+   */
+  static create(apiKey: string, clock: Clock, maxPerSecond: number, baseUrl?: string, timeoutMs?: number): Mailer {
+    return new Mailer(new Resend(apiKey, baseUrl ? { baseUrl } : undefined), clock, maxPerSecond, timeoutMs);
   }
 
   /** Waits for a send slot. Called before claiming, so a claim's lease is not spent queueing. */
@@ -37,7 +40,7 @@ export class Mailer {
   /** One logical send; the caller has already waited its turn for the first request. */
   async send(payload: SendablePayload, key: string): Promise<SendResult> {
     const bytes = (payload.attachments ?? []).reduce((n, a) => n + a.content.length, 0);
-    const timeoutMs = BASE_TIMEOUT_MS + Math.ceil(bytes / 1e6) * TIMEOUT_MS_PER_MB;
+    const timeoutMs = this.baseTimeoutMs + Math.ceil(bytes / 1e6) * TIMEOUT_MS_PER_MB;
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await this.pacer.turn();
       const response = await this.post(payload, key, timeoutMs);

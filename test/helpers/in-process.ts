@@ -1,0 +1,69 @@
+import crypto from "node:crypto";
+import path from "node:path";
+import { ManualClock } from "../../src/clock";
+import { loadConfig } from "../../src/config";
+import { ChargeRow, createLedgerFile, DB, getCharge, setMeta } from "../../src/ledger";
+import type { Logger } from "../../src/log";
+import { Mailer } from "../../src/mailer";
+import type { PassDeps } from "../../src/pass-deps";
+import { PassReport, reconcileOnce } from "../../src/reconcile";
+import { runPass } from "../../src/run-pass";
+import { StripeSource, stripeClient } from "../../src/stripe-source";
+import { RESEND_KEY, Shop, STRIPE_KEY } from "./shop";
+
+// A pass run inside the test process: the real SDKs against the shop's fakes, a real ledger
+// file, and a ManualClock, so "an hour later" is one `clock.advance` instead of an hour.
+
+const nothing = () => undefined;
+/** The in-process pass logs nowhere: the test asserts on the ledger, not on log lines. */
+const quiet = { info: nothing, warn: nothing, error: nothing, debug: nothing } as unknown as Logger;
+
+export interface InProcessOptions {
+  /** Unix seconds of the ledger's start line (and first watermark). Default: an hour before `nowMs`. */
+  startLine?: number;
+  /** Where the clock starts (ms). The listing's `created[lte]` is this second, so keep it near the charges. */
+  nowMs?: number;
+  /** Base timeout of a Resend request (the mailer's default is 30 s). */
+  resendTimeoutMs?: number;
+  /** Overrides config.resend.maxPerSecond. */
+  maxPerSecond?: number;
+}
+
+export interface InProcess {
+  deps: PassDeps;
+  clock: ManualClock;
+  db: DB;
+  mailer: Mailer;
+  /** reconcileOnce: the bare pass. */
+  pass(): Promise<PassReport>;
+  /** runPass: the pass plus its health record and alerts, as the CLI runs it. */
+  runPass(): Promise<PassReport>;
+  row(id: string): ChargeRow | undefined;
+  close(): void;
+}
+
+export function inProcess(shop: Shop, opts: InProcessOptions = {}): InProcess {
+  const nowMs = opts.nowMs ?? Date.now();
+  const clock = new ManualClock(nowMs);
+  const config = loadConfig(shop.configPath);
+  // A fresh ledger per builder, so tests in one file never see each other's rows.
+  const dbPath = path.join(shop.dir, "state", `in-process-${crypto.randomBytes(4).toString("hex")}.db`);
+  const { db } = createLedgerFile(dbPath);
+  const startLine = opts.startLine ?? Math.floor(nowMs / 1000) - 3600;
+  setMeta(db, "start_line", String(startLine));
+  setMeta(db, "watermark", String(startLine));
+  setMeta(db, "mode", "test");
+  const mailer = Mailer.create(RESEND_KEY, clock, opts.maxPerSecond ?? config.resend.maxPerSecond, shop.resend.url, opts.resendTimeoutMs);
+  const deps: PassDeps = {
+    db, clock, config, log: quiet, mailer,
+    stripe: new StripeSource(stripeClient(STRIPE_KEY, shop.stripe.url), clock),
+    owner: `test:${process.pid}:${crypto.randomBytes(3).toString("hex")}`,
+  };
+  return {
+    deps, clock, db, mailer,
+    pass: () => reconcileOnce(deps),
+    runPass: () => runPass(deps),
+    row: (id) => getCharge(db, id),
+    close: () => db.close(),
+  };
+}
