@@ -1,5 +1,11 @@
 import { Command, CommanderError } from "commander";
 import { initCommand } from "./commands/init";
+import { checkCommand } from "./commands/check";
+import { daemonCommand } from "./commands/daemon";
+import { resolveCommand } from "./commands/resolve";
+import { retryCommand } from "./commands/retry";
+import { showCommand } from "./commands/show";
+import { statusCommand } from "./commands/status";
 import { reconcileCommand } from "./commands/reconcile";
 import { EXIT, ExitCode, PaidupError } from "./errors";
 import { log } from "./log";
@@ -54,6 +60,42 @@ export function buildProgram(setExit: (code: ExitCode) => void): Command {
     .option("--since <when>", "widen this pass's listing back to <when> (never before the start line)")
     .option("--json", "print the pass's counts and undelivered charges as JSON")
     .action(async (opts: { dryRun?: boolean; since?: string; json?: boolean }) => run(() => reconcileCommand(opts, stopSignal()))());
+
+  program
+    .command("daemon")
+    .description("run reconcile on a schedule, never two passes at once; stops cleanly on SIGTERM/SIGINT")
+    .option("--schedule <cron>", 'cron expression (a leading sixth field counts seconds)', "* * * * *")
+    .action(async (opts: { schedule?: string }) => run(() => daemonCommand(opts, stopSignal()))());
+
+  program
+    .command("status")
+    .description("list stuck charges and the health of the last pass (read-only)")
+    .option("--json", "print the status as JSON")
+    .option("--offline", "read the ledger alone, without asking Stripe")
+    .action(async (opts: { json?: boolean; offline?: boolean }) => run(() => statusCommand(opts))());
+
+  program
+    .command("show <charge_id>")
+    .description("one charge: its Stripe facts, its ledger state and every delivery attempt")
+    .option("--json", "print the charge as JSON")
+    .action(async (id: string, opts: { json?: boolean }) => run(() => showCommand(id, opts))());
+
+  program
+    .command("retry <charge_id>")
+    .description("put a charge in needs_review or retrying back in line for the next pass")
+    .option("--note <text>", "why, for the attempt history")
+    .action(async (id: string, opts: { note?: string }) => run(() => retryCommand(id, opts))());
+
+  program
+    .command("resolve <charge_id>")
+    .description("record a delivery done by hand; the charge is no longer stuck")
+    .requiredOption("--note <text>", "what was done (required)")
+    .action(async (id: string, opts: { note?: string }) => run(() => resolveCommand(id, opts))());
+
+  program
+    .command("check")
+    .description("validate keys, config, templates, attachments and the ledger without delivering")
+    .action(async () => run(() => checkCommand())());
 
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

@@ -5,3 +5,4 @@ export * from "./claims";
 export * from "./events";
 export * from "./meta";
 export * from "./open";
+export * from "./stuck";

@@ -1,0 +1,35 @@
+import { runChecks } from "../checks";
+import { loadEnv } from "../config";
+import { openContext } from "../context";
+import { startDaemon, validateSchedule } from "../daemon";
+import { EXIT, ExitCode } from "../errors";
+import { log } from "../log";
+import { runPass } from "../run-pass";
+import { checkLines } from "./check";
+
+/**
+ * Checks the configuration once, then runs passes on the schedule until SIGTERM/SIGINT; then
+ * stops after the send in flight, closes the ledger and exits 0.
+ */
+export async function daemonCommand(flags: { schedule?: string }, stop: AbortSignal): Promise<ExitCode> {
+  if (flags.schedule !== undefined) validateSchedule(flags.schedule);
+  const results = await runChecks(loadEnv());
+  // A missing product file stops only that product (its charges go to needs_review): not fatal.
+  const fatal = results.filter((r) => !r.ok && !r.productOnly);
+  for (const r of results.filter((x) => !x.ok && x.productOnly)) log.warn(`check failed: ${r.name}: ${r.detail}`);
+  if (fatal.length > 0) {
+    process.stderr.write(["paidup: the daemon did not start; these checks failed:", ...checkLines(fatal)].join("\n") + "\n");
+    return EXIT.usage;
+  }
+  if (stop.aborted) return EXIT.ok;
+
+  const ctx = openContext({ send: true });
+  try {
+    const daemon = startDaemon({ schedule: flags.schedule, log, pass: (signal) => runPass({ ...ctx.deps, signal }) });
+    await new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener("abort", () => resolve(), { once: true })));
+    await daemon.stop();
+    return EXIT.ok;
+  } finally {
+    ctx.close();
+  }
+}

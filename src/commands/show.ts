@@ -1,0 +1,79 @@
+import { systemClock } from "../clock";
+import { loadEnv, requireStripeKey } from "../config";
+import { openLookContext } from "../context";
+import { isoMs } from "../duration";
+import { EXIT, ExitCode, PaidupError, UsageError } from "../errors";
+import { attemptsOf, getCharge } from "../ledger";
+import { redact } from "../redact";
+import { stuckEntry, StuckEntry } from "../report";
+import { formatAmount } from "../templates";
+import { formatAge } from "./format";
+
+export interface AttemptEntry {
+  at: string;
+  outcome: string;
+  emailId: string | null;
+  error: string | null;
+  note: string | null;
+}
+
+/** The contract's `show --json`: a stuck entry whose `attempts` is the history, oldest first. */
+export type ShowEntry = Omit<StuckEntry, "attempts"> & { attempts: AttemptEntry[] };
+
+interface StripeFacts {
+  status: string;
+  paid: boolean;
+  captured: boolean;
+  refunded: boolean;
+  disputed: boolean;
+}
+
+export async function showCommand(chargeId: string, flags: { json?: boolean }): Promise<ExitCode> {
+  const env = loadEnv();
+  // Stripe's view is a bonus here: without a key, show works from the ledger alone.
+  const ctx = openLookContext(env, env.stripeSecretKey ? requireStripeKey(env) : undefined);
+  try {
+    const row = getCharge(ctx.db, chargeId);
+    if (!row) throw new UsageError(`no charge ${chargeId} in the ledger`, "`paidup status` lists the stuck ones; a charge no pass has seen yet has no row");
+    const attempts = attemptsOf(ctx.db, chargeId).map((a) => ({ at: isoMs(a.at), outcome: a.outcome, emailId: a.email_id, error: a.error, note: a.note }));
+    const entry: ShowEntry = { ...stuckEntry(row), attempts };
+    if (flags.json) {
+      process.stdout.write(JSON.stringify(entry, null, 2) + "\n");
+      return EXIT.ok;
+    }
+    let stripe: StripeFacts | string = "not asked (no STRIPE_SECRET_KEY)";
+    if (ctx.stripe) {
+      try {
+        const c = await ctx.stripe.retrieveCharge(chargeId);
+        stripe = c ? { status: c.status, paid: c.paid, captured: c.captured, refunded: c.refunded, disputed: c.disputed } : "Stripe does not know this charge";
+      } catch (err) {
+        // The ledger's side is still worth printing when Stripe cannot be asked.
+        stripe = `unavailable: ${redact(err instanceof PaidupError || err instanceof Error ? err.message : String(err))}`;
+      }
+    }
+    process.stdout.write(human(entry, stripe, row.email_id, systemClock.now()));
+    return EXIT.ok;
+  } finally {
+    ctx.close();
+  }
+}
+
+const yesNo = (b: boolean) => (b ? "yes" : "no");
+
+function human(e: ShowEntry, stripe: StripeFacts | string, emailId: string | null, now: number): string {
+  const lines = [
+    `charge    ${e.charge}`,
+    `state     ${e.state}${e.reason ? ` (${e.reason})` : ""}${emailId ? `, email id ${emailId}` : ""}`,
+    `amount    ${formatAmount(e.amount, e.currency)}`,
+    `email     ${e.email ?? "-"}`,
+    `product   ${e.product ?? "-"}`,
+    `created   ${e.created} (${formatAge(now - Date.parse(e.created))} ago)`,
+    `stripe    ${typeof stripe === "string" ? stripe : `status ${stripe.status}, paid ${yesNo(stripe.paid)}, captured ${yesNo(stripe.captured)}, refunded ${yesNo(stripe.refunded)}, disputed ${yesNo(stripe.disputed)}`}`,
+    `attempts  ${e.attempts.length === 0 ? "none" : e.attempts.length}`,
+  ];
+  for (const a of e.attempts) {
+    const detail = [a.emailId && `email id ${a.emailId}`, a.error && `error: ${a.error}`, a.note && `note: ${a.note}`].filter(Boolean).join("; ");
+    lines.push(`  ${a.at}  ${a.outcome}${detail ? `  ${detail}` : ""}`);
+  }
+  return lines.join("\n") + "\n";
+}
