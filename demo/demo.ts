@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -35,15 +35,22 @@ async function main(): Promise<void> {
       RESEND_BASE_URL: resend.url,
       LOG_LEVEL: "warn",
     };
-    const paidup = (...args: string[]) => {
-      process.stdout.write(`\n$ paidup ${args.join(" ")}\n`);
-      const r = spawnSync(process.execPath, [BIN, ...args], { cwd: work, env, encoding: "utf8" });
-      process.stdout.write(r.stdout + r.stderr + `(exit ${r.status})\n`);
-      return r.status;
-    };
+    // Asynchronous on purpose: the fake servers live in this process and must keep answering.
+    const paidup = (...args: string[]) =>
+      new Promise<number | null>((resolve) => {
+        process.stdout.write(`\n$ paidup ${args.join(" ")}\n`);
+        const child = spawn(process.execPath, [BIN, ...args], { cwd: work, env, stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+        child.on("close", (code) => {
+          process.stdout.write(`${out}(exit ${code})\n`);
+          resolve(code);
+        });
+      });
 
     section("a new ledger, taking in the last day on purpose");
-    paidup("init", "--since", "1d");
+    await paidup("init", "--since", "1d");
 
     const now = Math.floor(Date.now() / 1000);
     stripe.addCharge({ amount: 4900, metadata: { product: "ship-fast" }, billing_details: { email: "ada@example.com", name: "Ada" }, created: now - 3000 });
@@ -55,11 +62,11 @@ async function main(): Promise<void> {
     process.stdout.write("\nStripe (fake) now holds 5 charges: two to deliver, one matching no product,\none refunded, one from before the start line.\n");
 
     section("first pass: delivers two, flags the unmatched one");
-    paidup("reconcile");
+    await paidup("reconcile");
     section("second pass: nothing new, nothing sent");
-    paidup("reconcile");
+    await paidup("reconcile");
     section("what is stuck");
-    paidup("status", "--offline");
+    await paidup("status", "--offline");
 
     section("emails the fake Resend received");
     for (const e of resend.sent) process.stdout.write(`  to ${String(e.to)}: "${e.subject}" (${e.idempotencyKey})\n`);
