@@ -1,7 +1,7 @@
 import type Stripe from "stripe";
 import { ChargeOutcome, deliverCharge } from "./deliver";
 import { isoSeconds } from "./duration";
-import { ChargeRow, getCharge, getMeta, openCharges, setMeta } from "./ledger";
+import { asLedgerError, ChargeRow, getCharge, getMeta, openCharges, setMeta } from "./ledger";
 import type { PassDeps } from "./pass-deps";
 import { StuckEntry, stuckEntry } from "./report";
 import { STATE } from "./states";
@@ -53,6 +53,16 @@ export function emptyCounts(): PassCounts {
 
 /** One pass over observed state: list, compare, deliver, commit, report. */
 export async function reconcileOnce(deps: PassDeps, opts: PassOptions = {}): Promise<PassReport> {
+  try {
+    return await walk(deps, opts);
+  } catch (err) {
+    // A ledger locked past busy_timeout (or gone bad) mid-pass is exit 3 with a reason, not an
+    // "unexpected failure" stack: nothing unconfirmed was committed, the next pass picks up.
+    throw asLedgerError(err, deps.db.name);
+  }
+}
+
+async function walk(deps: PassDeps, opts: PassOptions): Promise<PassReport> {
   const { db, clock } = deps;
   const startedAt = clock.now();
   const passStart = Math.floor(startedAt / 1000);

@@ -16,7 +16,12 @@ export async function runPass(deps: PassDeps, opts: PassOptions = {}): Promise<P
   } catch (err) {
     if (!opts.dryRun) {
       const error = redact(err instanceof Error ? err.message : String(err));
-      recordPass(deps.db, { startedAt, finishedAt: deps.clock.now(), ok: false, error });
+      try {
+        recordPass(deps.db, { startedAt, finishedAt: deps.clock.now(), ok: false, error });
+      } catch (recordErr) {
+        // A locked ledger cannot take the record either: report the pass's own failure, not this one.
+        deps.log.error("could not record the failed pass", { error: redact(String(recordErr)) });
+      }
       await alertFailingPasses(deps, error).catch((alertErr: unknown) => deps.log.error("could not send the failing-pass alert", { error: String(alertErr) }));
     }
     throw err;
