@@ -37,7 +37,10 @@ export async function alertNewlyStuck(deps: PassDeps): Promise<number> {
   const rows = unalertedStuck(deps.db, deps.clock.now() - deps.config.stuckAfterMs);
   if (rows.length === 0) return 0;
   const ids = rows.map((r) => r.id);
-  const key = `paidup-alert-${crypto.createHash("sha256").update(ids.join(",")).digest("hex").slice(0, 32)}`;
+  // state_since is in the key: a charge stuck again after a fix must make a new email, which a
+  // key made of the ids alone would not (Resend replays the first alert for 24 hours).
+  const stamp = rows.map((r) => `${r.id}@${r.state_since}`).join(",");
+  const key = `paidup-alert-${crypto.createHash("sha256").update(stamp).digest("hex").slice(0, 32)}`;
   const text = [
     `${rows.length} paid charge(s) need attention: the customer has not received what they paid for.`,
     "",

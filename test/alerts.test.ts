@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { DEFAULT_PRODUCTS, paidCharge, Shop } from "./helpers/shop";
+
+let shop: Shop;
+before(async () => {
+  shop = await Shop.start({ config: { alertTo: "owner@example.com" } });
+  assert.equal((await shop.run(["init", "--since", "1h"])).code, 0);
+});
+after(async () => shop.close());
+
+const now = () => Math.floor(Date.now() / 1000);
+const alerts = () => shop.resend.sentTo("owner@example.com");
+
+test("a charge that becomes stuck sends one alert to alertTo, naming the charge and the command that fixes it", async () => {
+  const c = shop.stripe.addCharge(paidCharge({ amount: 777, metadata: {}, created: now() - 30 }));
+  assert.equal((await shop.run(["reconcile"])).code, 1);
+  assert.equal(alerts().length, 1);
+  const alert = alerts()[0];
+  assert.match(alert?.subject ?? "", /\[paidup\] 1 charge\(s\) stuck/);
+  assert.match(alert?.text ?? "", new RegExp(`${c.id}\\s+needs_review`));
+  assert.match(alert?.text ?? "", /why: no product matches this charge/);
+  assert.match(alert?.text ?? "", new RegExp(`paidup retry ${c.id}`));
+});
+
+test("a second pass with nothing newly stuck sends no alert", async () => {
+  await shop.run(["reconcile"]);
+  await shop.run(["reconcile"]);
+  assert.equal(alerts().length, 1);
+});
+
+test("a charge retried and stuck again is alerted again (once), and after resolve nothing more", async () => {
+  const id = shop.rows().find((r) => r.state === "needs_review")?.id as string;
+  assert.equal((await shop.run(["retry", id])).code, 0);
+  await shop.run(["reconcile"]);
+  assert.equal(shop.row(id)?.state, "needs_review", "still no product for it");
+  assert.equal(alerts().length, 2, "stuck again after a fix: a new alert, not Resend replaying the first");
+  await shop.run(["reconcile"]);
+  assert.equal(alerts().length, 2);
+
+  assert.equal((await shop.run(["resolve", id, "--note", "sent by hand"])).code, 0);
+  const r = await shop.run(["reconcile"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(alerts().length, 2, "a resolved charge is not alerted");
+});
+
+test("without alertTo, no alert is sent", async () => {
+  shop.writeConfig({ from: "Shop <shop@example.com>", resend: { maxPerSecond: 100 }, products: DEFAULT_PRODUCTS });
+  const before = shop.resend.sent.length;
+  shop.stripe.addCharge(paidCharge({ amount: 778, metadata: {}, created: now() - 5 }));
+  assert.equal((await shop.run(["reconcile"])).code, 1);
+  assert.equal(shop.resend.sent.length, before, "no email at all: the charge has no product, and nobody to alert");
+});
