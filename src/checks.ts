@@ -1,5 +1,6 @@
 import { Resend } from "resend";
 import { Config, Env, loadConfig, Product, requireStripeKey } from "./config";
+import { RuntimeFailure } from "./errors";
 import { getMeta, openLedgerFile } from "./ledger";
 import { checkAttachments } from "./payload";
 import { redact } from "./redact";
@@ -15,6 +16,8 @@ export interface CheckResult {
   detail: string;
   /** A failure that stops only one product's charges (they go to needs_review), not every pass. */
   productOnly?: boolean;
+  /** Unreachable or a server error: it may pass on its own (the next pass tries again). */
+  transient?: boolean;
 }
 
 const KEY_CHECK_TIMEOUT_MS = 15_000;
@@ -26,7 +29,7 @@ function message(err: unknown): string {
 
 export async function runChecks(env: Env): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const add = (name: string, ok: boolean, detail: string, productOnly = false) => results.push({ name, ok, detail, productOnly });
+  const add: Add = (name, ok, detail, flags = {}) => results.push({ name, ok, detail, ...flags });
 
   const stripeKey = await checkStripe(env, add);
   await checkResend(env, add);
@@ -46,7 +49,7 @@ export async function runChecks(env: Env): Promise<CheckResult[]> {
         checkAttachments(product.attachments);
         add(`attachments of ${product.key}`, true, product.attachments.length === 0 ? "none" : `${product.attachments.length} file(s) present, within Resend's 40 MB`);
       } catch (err) {
-        add(`attachments of ${product.key}`, false, message(err), true);
+        add(`attachments of ${product.key}`, false, message(err), { productOnly: true });
       }
     }
   }
@@ -54,7 +57,7 @@ export async function runChecks(env: Env): Promise<CheckResult[]> {
   return results;
 }
 
-type Add = (name: string, ok: boolean, detail: string) => void;
+type Add = (name: string, ok: boolean, detail: string, flags?: { productOnly?: boolean; transient?: boolean }) => void;
 
 async function checkStripe(env: Env, add: Add): Promise<string | undefined> {
   let key: string;
@@ -68,7 +71,7 @@ async function checkStripe(env: Env, add: Add): Promise<string | undefined> {
     await new StripeSource(stripeClient(key, env.stripeApiBase)).ping();
     add("stripe key", true, `accepted (${keyMode(key)} mode), may list charges`);
   } catch (err) {
-    add("stripe key", false, message(err));
+    add("stripe key", false, message(err), { transient: err instanceof RuntimeFailure });
   }
   return key;
 }
@@ -82,7 +85,9 @@ async function checkResend(env: Env, add: Add): Promise<void> {
   if (!error) return add("resend key", true, "accepted");
   // A sending-only key may not list domains, which proves Resend knows it: that is all we need.
   if (error.name === "restricted_api_key") return add("resend key", true, "accepted (sending-only key)");
-  if (error.statusCode === null) return add("resend key", false, `Resend unreachable: ${redact(error.message)}`);
+  if (error.statusCode === null || error.statusCode >= 500) {
+    return add("resend key", false, `Resend unreachable or failing: ${redact(error.message)}`, { transient: true });
+  }
   add("resend key", false, `Resend rejected RESEND_API_KEY (${error.name})`);
 }
 

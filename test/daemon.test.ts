@@ -156,3 +156,17 @@ test("the daemon refuses to start, exit 2, when a check fails or the schedule is
   assert.equal(badSchedule.code, 2);
   assert.match(badSchedule.stderr, /is not a cron expression/);
 });
+
+test("the daemon starts anyway when Stripe is unreachable at boot: every pass retries it", async () => {
+  const shop = await Shop.start();
+  shops.push(shop);
+  await shop.run(["init"]);
+  let pid = 0;
+  const daemon = shop.run(["daemon"], { env: { STRIPE_API_BASE: "http://127.0.0.1:1", LOG_LEVEL: "info" }, onSpawn: (p) => (pid = p) });
+  const killer = setInterval(() => pid && process.kill(pid, "SIGTERM"), 3000);
+  const r = await daemon;
+  clearInterval(killer);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /check failed: stripe key: Stripe unreachable/);
+  assert.match(r.stderr, /daemon started/);
+});

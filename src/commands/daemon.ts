@@ -14,9 +14,10 @@ import { checkLines } from "./check";
 export async function daemonCommand(flags: { schedule?: string }, stop: AbortSignal): Promise<ExitCode> {
   if (flags.schedule !== undefined) validateSchedule(flags.schedule);
   const results = await runChecks(loadEnv());
-  // A missing product file stops only that product (its charges go to needs_review): not fatal.
-  const fatal = results.filter((r) => !r.ok && !r.productOnly);
-  for (const r of results.filter((x) => !x.ok && x.productOnly)) log.warn(`check failed: ${r.name}: ${r.detail}`);
+  // Not fatal: a missing product file stops only that product (its charges go to needs_review),
+  // and Stripe or Resend unreachable at boot is what every later pass retries anyway.
+  const fatal = results.filter((r) => !r.ok && !r.productOnly && !r.transient);
+  for (const r of results.filter((x) => !x.ok && (x.productOnly || x.transient))) log.warn(`check failed: ${r.name}: ${r.detail}`);
   if (fatal.length > 0) {
     process.stderr.write(["paidup: the daemon did not start; these checks failed:", ...checkLines(fatal)].join("\n") + "\n");
     return EXIT.usage;
