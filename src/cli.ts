@@ -7,6 +7,7 @@ import { retryCommand } from "./commands/retry";
 import { showCommand } from "./commands/show";
 import { statusCommand } from "./commands/status";
 import { reconcileCommand } from "./commands/reconcile";
+import { serveCommand, ServeFlags } from "./commands/serve";
 import { EXIT, ExitCode, PaidupError } from "./errors";
 import { log } from "./log";
 import { redact } from "./redact";
@@ -62,10 +63,20 @@ export function buildProgram(setExit: (code: ExitCode) => void): Command {
     .action(async (opts: { dryRun?: boolean; since?: string; json?: boolean }) => run(() => reconcileCommand(opts, stopSignal()))());
 
   program
+    .command("serve")
+    .description("receive Stripe webhooks at POST /webhooks/stripe and deliver at once")
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .option("--port <port>", "port to listen on", "8787")
+    .action(async (opts: ServeFlags) => run(() => serveCommand(opts, stopSignal()))());
+
+  program
     .command("daemon")
     .description("run reconcile on a schedule, never two passes at once; stops cleanly on SIGTERM/SIGINT")
     .option("--schedule <cron>", 'cron expression (a leading sixth field counts seconds)', "* * * * *")
-    .action(async (opts: { schedule?: string }) => run(() => daemonCommand(opts, stopSignal()))());
+    .option("--serve", "also receive Stripe webhooks in this process (see serve)")
+    .option("--host <host>", "with --serve: address to listen on", "127.0.0.1")
+    .option("--port <port>", "with --serve: port to listen on", "8787")
+    .action(async (opts: { schedule?: string; serve?: boolean; host: string; port: string }) => run(() => daemonCommand(opts, stopSignal()))());
 
   program
     .command("status")

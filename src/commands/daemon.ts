@@ -5,14 +5,16 @@ import { startDaemon, validateSchedule } from "../daemon";
 import { EXIT, ExitCode } from "../errors";
 import { log } from "../log";
 import { runPass } from "../run-pass";
+import { requireWebhookSecret, startWebhookServer } from "./serve";
 import { checkLines } from "./check";
 
 /**
  * Checks the configuration once, then runs passes on the schedule until SIGTERM/SIGINT; then
  * stops after the send in flight, closes the ledger and exits 0.
  */
-export async function daemonCommand(flags: { schedule?: string }, stop: AbortSignal): Promise<ExitCode> {
+export async function daemonCommand(flags: { schedule?: string; serve?: boolean; host: string; port: string }, stop: AbortSignal): Promise<ExitCode> {
   if (flags.schedule !== undefined) validateSchedule(flags.schedule);
+  if (flags.serve) requireWebhookSecret();
   const results = await runChecks(loadEnv());
   // Not fatal: a missing product file stops only that product (its charges go to needs_review),
   // and Stripe or Resend unreachable at boot is what every later pass retries anyway.
@@ -27,8 +29,10 @@ export async function daemonCommand(flags: { schedule?: string }, stop: AbortSig
   const ctx = openContext({ send: true });
   try {
     const daemon = startDaemon({ schedule: flags.schedule, log, pass: (signal) => runPass({ ...ctx.deps, signal }) });
+    // With --serve, webhooks and passes share one process and one ledger connection.
+    const webhooks = flags.serve ? await startWebhookServer(flags, stop, ctx) : null;
     await new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener("abort", () => resolve(), { once: true })));
-    await daemon.stop();
+    await Promise.all([daemon.stop(), webhooks?.stopped]);
     return EXIT.ok;
   } finally {
     ctx.close();

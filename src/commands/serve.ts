@@ -14,7 +14,7 @@ export interface ServeFlags {
 export async function startWebhookServer(flags: ServeFlags, signal: AbortSignal, ctx = openServeContext()): Promise<{ url: string; stopped: Promise<void> }> {
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${flags.port} is not a port number`);
-  const secret = loadEnv().webhookSecret as string;
+  const secret = requireWebhookSecret();
   const server = new WebhookServer({
     host: flags.host,
     port,
@@ -30,6 +30,7 @@ export async function startWebhookServer(flags: ServeFlags, signal: AbortSignal,
     throw new UsageError(`cannot listen on ${flags.host}:${port} (${code ?? String(err)})`, "choose another --port or --host");
   }
   ctx.deps.log.info(`listening for Stripe webhooks on ${url}/webhooks/stripe`);
+  process.stdout.write(`listening on ${url}/webhooks/stripe\n`);
   const stopped = (async () => {
     if (!signal.aborted) await once(signal, "abort");
     await server.close();
@@ -38,18 +39,23 @@ export async function startWebhookServer(flags: ServeFlags, signal: AbortSignal,
 }
 
 /** Refuses to start without the signing secret: there is no way to turn verification off. */
-function openServeContext() {
-  if (!loadEnv().webhookSecret) {
+export function requireWebhookSecret(): string {
+  const secret = loadEnv().webhookSecret;
+  if (!secret) {
     throw new UsageError("STRIPE_WEBHOOK_SECRET is not set; serve refuses to start without it", "copy the endpoint's signing secret (whsec_…) from the Stripe dashboard");
   }
+  return secret;
+}
+
+function openServeContext() {
+  requireWebhookSecret();
   return openContext({ send: true });
 }
 
 export async function serveCommand(flags: ServeFlags, signal: AbortSignal): Promise<ExitCode> {
   const ctx = openServeContext();
   try {
-    const { url, stopped } = await startWebhookServer(flags, signal, ctx);
-    process.stdout.write(`listening on ${url}/webhooks/stripe\n`);
+    const { stopped } = await startWebhookServer(flags, signal, ctx);
     await stopped;
     return EXIT.ok;
   } finally {
