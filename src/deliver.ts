@@ -3,7 +3,7 @@ import { findProduct, once } from "./catalog";
 import { UsageError } from "./errors";
 import { judge, REJUDGEABLE } from "./eligibility";
 import {
-  ChargeFacts, ChargeRow, claim, commitDelivered, commitFailure, FailedSend, getCharge, recordState, UNKNOWN_OUTCOME_REASON,
+  abandonExpiredClaim, ChargeFacts, ChargeRow, claim, commitDelivered, commitFailure, FailedSend, getCharge, recordState, UNKNOWN_OUTCOME_REASON,
 } from "./ledger";
 import { idempotencyKey } from "./mailer";
 import type { PassDeps } from "./pass-deps";
@@ -45,7 +45,11 @@ export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, start
 
   const verdict = judge(charge, startLine);
   if (verdict.kind !== "eligible") {
-    if (row?.state === STATE.sending) return { kind: "busy" };
+    if (row?.state === STATE.sending) {
+      // A claim whose holder died, on a charge refunded meanwhile: not re-sent.
+      if (dryRun || !abandonExpiredClaim(db, charge.id, verdict.state, verdict.reason, clock.now())) return { kind: "busy" };
+      return left(verdict.state, verdict.reason);
+    }
     if (!dryRun) recordState(db, factsOf(charge), verdict.state, { reason: verdict.reason }, REJUDGEABLE, clock.now());
     return left(verdict.state, verdict.reason);
   }

@@ -117,3 +117,23 @@ test("a ledger held locked by another process makes a pass exit 3 with nothing h
   assert.deepEqual(keysWithPrefix("ch_lock_"), [1, 1, 1, 1, 1]);
   assert.ok(fs.existsSync(shop.dbPath));
 });
+
+test("a charge refunded after its sender was killed mid-send is not sent again and ends skipped", async () => {
+  const c = shop.stripe.addCharge(paidCharge({ id: "ch_killed_then_refunded", billing_details: { email: "kr@example.com" } }));
+  shop.resend.addFault({ kind: "hang", path: "/emails" });
+  let pid = 0;
+  const pass = shop.run(["reconcile", "--since", "10m"], { onSpawn: (p) => (pid = p) });
+  const deadline = Date.now() + 5000;
+  while (shop.row(c.id)?.state !== "sending") {
+    assert.ok(Date.now() < deadline, "the pass claimed the charge");
+    await sleep(20);
+  }
+  process.kill(pid, "SIGKILL");
+  await pass;
+  shop.stripe.updateCharge(c.id, { refunded: true, amount_refunded: c.amount });
+  assert.equal(expireLeases(), 1);
+  const after = await shop.run(["reconcile", "--since", "10m"]);
+  assert.ok(after.code === 0 || after.code === 1, after.stderr);
+  assert.equal(shop.row(c.id)?.state, "skipped");
+  assert.equal(keysWithPrefix("ch_killed_then_refunded").reduce((a, b) => a + b, 0), 0, "the hung request never produced an email, and none was re-sent");
+});

@@ -1,4 +1,4 @@
-import { OUTCOME, STATE } from "../states";
+import { LedgerState, OUTCOME, STATE } from "../states";
 import { appendAttempt, ChargeFacts, ChargeRow, getCharge } from "./charges";
 import type { DB } from "./open";
 import { stmt } from "./statements";
@@ -124,4 +124,21 @@ export function releaseClaim(db: DB, id: string, owner: string, now: number): vo
        lease_owner = NULL, lease_until = NULL, updated_at = ?
      WHERE id = ? AND state = '${STATE.sending}' AND lease_owner = ?`,
   ).run(now, now, id, owner);
+}
+
+/**
+ * A dead claim on a charge that may no longer be sent (refunded, disputed): it leaves `sending`
+ * without a send. Guarded by the lease, so a live holder is never overruled.
+ */
+export function abandonExpiredClaim(db: DB, id: string, to: LedgerState, reason: string, now: number): boolean {
+  return db.transaction(() => {
+    const moved = stmt(
+      db,
+      `UPDATE charges SET state = ?, reason = ?, lease_owner = NULL, lease_until = NULL, next_attempt_at = NULL,
+         outcome_unknown = 1, alerted = 0, state_since = ?, updated_at = ?
+       WHERE id = ? AND state = '${STATE.sending}' AND lease_until < ?`,
+    ).run(to, reason, now, now, id, now).changes;
+    if (moved === 1) appendAttempt(db, id, now, OUTCOME.unknown, { error: `the process sending it stopped before recording the outcome; then: ${reason}` });
+    return moved === 1;
+  })();
 }
