@@ -24,13 +24,20 @@ const plain = { escape: (s: unknown) => String(s) };
 const HTML_ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "`": "&#96;" };
 const html = { escape: (s: unknown) => String(s).replace(/[&<>"'`]/g, (c) => HTML_ENTITIES[c] as string) };
 
+// Building an Intl.NumberFormat costs ~0.15 ms, most of paidup's own CPU per charge in a long
+// pass (bench/RESULTS.md): one per currency, not one per charge.
+const formatters = new Map<string, { fmt: Intl.NumberFormat; digits: number }>();
+
 /** 4900 usd → "$49.00"; zero-decimal currencies (jpy) stay whole. */
 export function formatAmount(amount: number, currency: string): string {
   const code = currency.toUpperCase();
   try {
-    const fmt = new Intl.NumberFormat("en-US", { style: "currency", currency: code });
-    const digits = fmt.resolvedOptions().maximumFractionDigits ?? 2;
-    return fmt.format(amount / 10 ** digits);
+    let f = formatters.get(code);
+    if (!f) {
+      const fmt = new Intl.NumberFormat("en-US", { style: "currency", currency: code });
+      formatters.set(code, (f = { fmt, digits: fmt.resolvedOptions().maximumFractionDigits ?? 2 }));
+    }
+    return f.fmt.format(amount / 10 ** f.digits);
   } catch {
     return `${(amount / 100).toFixed(2)} ${code}`;
   }

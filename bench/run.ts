@@ -1,0 +1,169 @@
+import { execSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Measured, Workspace } from "./harness";
+import { SizeFigures, sizeScenario, startup, StartupFigures, statusRegistered } from "./scenarios";
+import { webhookLatency, WebhookFigures } from "./webhooks";
+
+// `npm run bench [-- --quick | --sizes 1000,10000 | --reps 3 | --cpu-prof]`: the real CLI against
+// in-process fake Stripe and Resend. Figures: wall time (spawn to exit, as seen from here), peak
+// RSS and user+sys CPU of the paidup process (process.resourceUsage() via bench/child.ts), and
+// the requests each fake received during the run. Sizes also via BENCH_SIZES=1000,10000.
+
+interface Args {
+  sizes: number[];
+  reps: number;
+  burst: number;
+  lowRate: number;
+  cpuProfile: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const quick = argv.includes("--quick");
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const sizesRaw = value("--sizes") ?? process.env.BENCH_SIZES ?? (quick ? "1000" : "1000,10000,100000");
+  const sizes = sizesRaw.split(",").map((s) => Number(s.trim()));
+  if (sizes.some((s) => !Number.isInteger(s) || s < 1)) throw new Error(`bad sizes: ${sizesRaw}`);
+  return {
+    sizes,
+    reps: Number(value("--reps") ?? 3),
+    burst: quick ? 200 : 1000,
+    lowRate: quick ? 100 : 1000,
+    cpuProfile: argv.includes("--cpu-prof"),
+  };
+}
+
+function machine(): string[] {
+  const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? os.cpus()[0]?.model ?? "?";
+  let free = "";
+  try {
+    free = execSync("free -g", { encoding: "utf8" }).trim();
+  } catch {
+    free = `${Math.round(os.totalmem() / 2 ** 30)} GiB total`;
+  }
+  let nproc = String(os.availableParallelism());
+  try {
+    nproc = execSync("nproc", { encoding: "utf8" }).trim();
+  } catch {
+    // keep os.availableParallelism()
+  }
+  return [`nproc: ${nproc}`, `CPU: ${cpu}`, `node: ${process.version}`, `kernel: ${os.release()}`, "free -g:", ...free.split("\n").map((l) => `    ${l}`)];
+}
+
+const ms = (x: number) => (Number.isFinite(x) ? (x < 10 ? x.toFixed(1) : Math.round(x).toString()) : "n/a");
+const mib = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : "n/a");
+const k = (n: number) => (n >= 1000 ? `${n / 1000}k` : String(n));
+const cpu = (m: Measured) => m.userMs + m.sysMs;
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
+}
+
+function report(args: Args, start: StartupFigures, sizes: SizeFigures[], hooks: WebhookFigures, hasStatus: boolean): { text: string; misses: string[] } {
+  const out: string[] = [];
+  const misses: string[] = [];
+  const check = (ok: boolean, what: string) => {
+    if (!ok) misses.push(what);
+    return ok ? "met" : "MISSED";
+  };
+
+  out.push("## CLI start-up", table(
+    ["run", "wall ms (median)", "peak RSS MiB", "CPU ms", "Stripe req", "Resend req"],
+    [
+      ["paidup --version", ms(start.version.wallMs), mib(start.version.rssMiB), ms(cpu(start.version)), "0", "0"],
+      ["reconcile, empty ledger, empty Stripe", ms(start.emptyPass.wallMs), mib(start.emptyPass.rssMiB), ms(cpu(start.emptyPass)), String(start.emptyPass.stripeRequests), String(start.emptyPass.resendRequests)],
+    ],
+  ));
+
+  out.push("\n## Steady-state pass, nothing new (median of " + args.reps + " runs), against the naive poller", table(
+    ["history", "ledger built by", "paidup wall ms", "paidup RSS MiB", "paidup CPU ms", "Stripe req", "Resend req", "naive wall ms", "naive RSS MiB", "naive Stripe req", "naive/paidup wall", "naive/paidup req", "target 1 Stripe / 0 Resend"],
+    sizes.map((s) => [
+      k(s.charges), s.builtBy, ms(s.steady.wallMs), mib(s.steady.rssMiB), ms(cpu(s.steady)), String(s.steady.stripeRequests), String(s.steady.resendRequests),
+      ms(s.naive.wallMs), mib(s.naive.rssMiB), String(s.naive.stripeRequests),
+      `${(s.naive.wallMs / s.steady.wallMs).toFixed(1)}×`, `${(s.naive.stripeRequests / s.steady.stripeRequests).toFixed(0)}×`,
+      check(s.steady.stripeRequests === 1 && s.steady.stripeListRequests === 1 && s.steady.resendRequests === 0, `steady pass at ${k(s.charges)}`),
+    ]),
+  ));
+
+  out.push("\n## A pass after 100 new charges arrive", table(
+    ["history", "wall ms", "RSS MiB", "CPU ms", "Stripe req", "Resend req", "emails sent", "target: requests from the 100, not the history"],
+    sizes.map((s) => [
+      k(s.charges), ms(s.after100.wallMs), mib(s.after100.rssMiB), ms(cpu(s.after100)), String(s.after100.stripeRequests), String(s.after100.resendRequests), String(s.after100Sent),
+      check(s.after100.stripeRequests === 1 && s.after100.resendRequests === 100 && s.after100Sent === 100, `pass after 100 new at ${k(s.charges)}`),
+    ]),
+  ));
+
+  const full = sizes.filter((s) => s.firstPass && s.floor);
+  out.push("\n## First full delivery pass (fake Resend: no latency, no rate limit; config maxPerSecond 100)", table(
+    ["charges", "wall s", "sends/s", "Stripe req/charge", "Resend req/charge", "RSS MiB", "paidup CPU ms/charge", "HTTP floor CPU ms/charge (paced 10 ms)", "floor wall s", "paidup own CPU ms/charge", "target < 0.2 ms"],
+    full.map((s) => {
+      const f = s.firstPass as Measured;
+      const fl = s.floor as Measured;
+      const own = (cpu(f) - cpu(fl)) / s.charges;
+      return [
+        k(s.charges), (f.wallMs / 1000).toFixed(1), (s.charges / (f.wallMs / 1000)).toFixed(0), (f.stripeRequests / s.charges).toFixed(3), (f.resendRequests / s.charges).toFixed(3),
+        mib(f.rssMiB), (cpu(f) / s.charges).toFixed(3), (cpu(fl) / s.charges).toFixed(3), (fl.wallMs / 1000).toFixed(1), own.toFixed(3),
+        check(own < 0.2, `own CPU per charge at ${k(s.charges)} (${own.toFixed(3)} ms)`),
+      ];
+    }),
+  ));
+  for (const s of full) if (s.cpuProfileDir) out.push(`CPU profile of the ${k(s.charges)} first pass: ${s.cpuProfileDir}`);
+
+  const na = "n/a (status not registered in the CLI)";
+  out.push("\n## status (read-only; exit 1 expected where no pass was recorded)", table(
+    ["history", "status --offline wall ms", "RSS MiB", "status wall ms", "RSS MiB", "status Stripe req"],
+    sizes.map((s) => (hasStatus && s.statusOffline && s.status
+      ? [k(s.charges), ms(s.statusOffline.wallMs), mib(s.statusOffline.rssMiB), ms(s.status.wallMs), mib(s.status.rssMiB), String(s.status.stripeRequests)]
+      : [k(s.charges), na, "n/a", "n/a", "n/a", "n/a"])),
+  ));
+
+  out.push(`\n## Webhook latency (paidup serve; POST start → fake Resend recorded the send); serve peak RSS ${mib(hooks.serveRssMiB)} MiB, CPU ${ms(hooks.serveCpuMs)} ms`, table(
+    ["case", "events", "200 ack median ms", "ack p99 ms", "latency median ms", "p99 ms", "max ms", "first→last send s", "Stripe req/event", "Resend req/event"],
+    hooks.cases.map((c) => [
+      c.label, String(c.events), ms(c.ackMedianMs), ms(c.ackP99Ms), ms(c.latencyMedianMs), ms(c.latencyP99Ms), ms(c.latencyMaxMs), (c.sendSpanMs / 1000).toFixed(1),
+      c.stripeRequestsPerEvent.toFixed(2), c.resendRequestsPerEvent.toFixed(2),
+    ]),
+  ));
+  return { text: out.join("\n"), misses };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const began = Date.now();
+  const log = (line: string) => process.stderr.write(`[${((Date.now() - began) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+  const probe = await Workspace.start("probe");
+  const hasStatus = await statusRegistered(probe).finally(() => probe.close());
+  log(`sizes ${args.sizes.join(", ")}; status ${hasStatus ? "registered" : "not registered: n/a"}`);
+
+  log("start-up");
+  const start = await startup(Math.max(args.reps, 5));
+  const sizes: SizeFigures[] = [];
+  for (const n of args.sizes) {
+    log(`history of ${n} delivered charges`);
+    sizes.push(await sizeScenario(n, { reps: args.reps, maxFullPass: 10_000, withStatus: hasStatus, cpuProfile: args.cpuProfile, log }));
+  }
+  log(`webhooks: ${args.burst} back to back, then ${args.lowRate} at one per 50 ms`);
+  const hooks = await webhookLatency(args.burst, args.lowRate, 50);
+
+  const { text, misses } = report(args, start, sizes, hooks, hasStatus);
+  const header = [
+    `# paidup bench, ${new Date().toISOString()} (${((Date.now() - began) / 1000).toFixed(0)} s)`,
+    "",
+    ...machine().map((l) => (l.startsWith("    ") ? l : `- ${l}`)),
+    "",
+    "Ledgers of 1k and 10k are built by a real first pass; larger ones by `paidup init` and then rows",
+    "seeded directly with better-sqlite3 in one transaction (same schema, delivered + one attempt each).",
+    "",
+  ];
+  process.stdout.write(header.join("\n") + text + "\n\n" + (misses.length ? `Targets missed: ${misses.join("; ")}\n` : "All targets met.\n"));
+  fs.writeFileSync(path.join(__dirname, "last-run.json"), JSON.stringify({ args, machine: machine(), start, sizes, hooks, hasStatus }, null, 2));
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
