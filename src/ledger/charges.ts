@@ -156,7 +156,9 @@ export function resolveByHand(db: DB, id: string, note: string, now: number): bo
 export function unalertedStuck(db: DB, sendingBefore: number): ChargeRow[] {
   return stmt(
     db,
-    `SELECT * FROM charges WHERE alerted = 0 AND (state IN ('${STATE.retrying}', '${STATE.needsReview}')
+    // The NOT IN term repeats the charges_open index's WHERE, so SQLite walks that index instead
+    // of the whole history on every pass (31 ms at 100k rows, 0.1 ms with it: bench/RESULTS.md).
+    `SELECT * FROM charges WHERE state NOT IN (${finalList}) AND alerted = 0 AND (state IN ('${STATE.retrying}', '${STATE.needsReview}')
        OR (state = '${STATE.sending}' AND state_since < ?)) ORDER BY created`,
   ).all(sendingBefore) as ChargeRow[];
 }
