@@ -5,6 +5,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { FakeResend } from "../test/fakes/fake-resend";
 import { ChargeInput, FakeStripe } from "../test/fakes/fake-stripe";
+import { DEFAULT_PRODUCTS, writeShopFiles } from "../test/helpers/shop";
 
 // The bench's workshop: a temp folder with a config, templates and a product file, fake Stripe
 // and Resend servers in this process on 127.0.0.1, and the real CLI run as a measured subprocess.
@@ -30,32 +31,9 @@ export interface Measured {
   resendRequests: number;
 }
 
-/** Config as a small shop would write it: an alert address, one product with an attachment. */
+/** Config as a small shop would write it: an alert address, the test shop's products. */
 function shopConfig(): Record<string, unknown> {
-  return {
-    from: "Shop <shop@example.com>",
-    replyTo: "help@example.com",
-    alertTo: "owner@example.com",
-    resend: { maxPerSecond: 100 },
-    products: [
-      {
-        key: "ship-fast",
-        name: "Ship Fast Skill Pack",
-        match: { metadata: { product: "ship-fast" } },
-        subject: "Your {{product}}",
-        text: "templates/ship-fast.txt",
-        attachments: ["products/ship-fast.zip"],
-      },
-      {
-        key: "starter",
-        name: "Starter Pack",
-        match: { price: "price_starter" },
-        subject: "Your Starter Pack",
-        html: "templates/starter.html",
-        links: { download: "https://example.com/dl/starter" },
-      },
-    ],
-  };
+  return { from: "Shop <shop@example.com>", replyTo: "help@example.com", alertTo: "owner@example.com", resend: { maxPerSecond: 100 }, products: DEFAULT_PRODUCTS };
 }
 
 /** A paid charge that matches ship-fast by metadata and carries its buyer's email. */
@@ -77,11 +55,7 @@ export class Workspace {
   private constructor(label: string) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `paidup-bench-${label}-`));
     this.dbPath = path.join(this.dir, "state", "paidup.db");
-    fs.mkdirSync(path.join(this.dir, "templates"));
-    fs.mkdirSync(path.join(this.dir, "products"));
-    fs.writeFileSync(path.join(this.dir, "templates", "ship-fast.txt"), "Hi {{name}}, here is {{product}} for {{amount}}. Ref {{charge}}.\n");
-    fs.writeFileSync(path.join(this.dir, "templates", "starter.html"), '<p>Hi {{name}}</p><p><a href="{{links.download}}">Download</a></p>\n');
-    fs.writeFileSync(path.join(this.dir, "products", "ship-fast.zip"), Buffer.alloc(2048, 7));
+    writeShopFiles(this.dir);
     fs.writeFileSync(path.join(this.dir, "paidup.config.json"), JSON.stringify(shopConfig(), null, 2));
   }
 

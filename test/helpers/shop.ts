@@ -52,6 +52,16 @@ export const DEFAULT_PRODUCTS = [
   },
 ];
 
+/** The templates and product file that DEFAULT_PRODUCTS names, written into `dir`. */
+export function writeShopFiles(dir: string): void {
+  fs.mkdirSync(path.join(dir, "templates"));
+  fs.mkdirSync(path.join(dir, "products"));
+  fs.writeFileSync(path.join(dir, "templates", "ship-fast.txt"), "Hi {{name}}, here is {{product}} for {{amount}}. Ref {{charge}}.\n");
+  fs.writeFileSync(path.join(dir, "templates", "starter.html"), '<p>Hi {{name}}</p><p><a href="{{links.download}}">Download</a> ({{amount}})</p>\n');
+  fs.writeFileSync(path.join(dir, "templates", "ebook.txt"), "Your ebook, {{name}}.\n");
+  fs.writeFileSync(path.join(dir, "products", "ship-fast.zip"), Buffer.alloc(2048, 7));
+}
+
 export class Shop {
   readonly dir: string;
   readonly stripe: FakeStripe;
@@ -66,12 +76,7 @@ export class Shop {
     this.resend = new FakeResend({ apiKey: RESEND_KEY, ratePerSecond: opts.resendRate, now: opts.resendNow });
     this.dbPath = path.join(this.dir, "state", "paidup.db");
     this.configPath = path.join(this.dir, "paidup.config.json");
-    fs.mkdirSync(path.join(this.dir, "templates"));
-    fs.mkdirSync(path.join(this.dir, "products"));
-    fs.writeFileSync(path.join(this.dir, "templates", "ship-fast.txt"), "Hi {{name}}, here is {{product}} for {{amount}}. Ref {{charge}}.\n");
-    fs.writeFileSync(path.join(this.dir, "templates", "starter.html"), '<p>Hi {{name}}</p><p><a href="{{links.download}}">Download</a> ({{amount}})</p>\n');
-    fs.writeFileSync(path.join(this.dir, "templates", "ebook.txt"), "Your ebook, {{name}}.\n");
-    fs.writeFileSync(path.join(this.dir, "products", "ship-fast.zip"), Buffer.alloc(2048, 7));
+    writeShopFiles(this.dir);
     this.writeConfig({ from: "Shop <shop@example.com>", replyTo: "help@example.com", resend: { maxPerSecond: 100 }, products: DEFAULT_PRODUCTS, ...opts.config });
   }
 
