@@ -3,22 +3,18 @@ import { isoMs } from "./duration";
 import { ChargeRow, deleteMeta, getMeta, markAlerted, setMeta, unalertedStuck } from "./ledger";
 import { lastSuccessAt } from "./pass-record";
 import type { PassDeps } from "./pass-deps";
+import { howToFix } from "./stuck-advice";
 import { formatAmount } from "./templates";
-import { STATE } from "./states";
 
-// The owner hears about a stuck customer within one pass, once per charge: `alerted` is reset
-// only when the charge leaves a stuck state, so fixing and re-breaking alerts again.
+// The owner hears about a stuck customer within one pass, once per stuck episode: `alerted` is
+// reset only when the charge is delivered, resolved, leaves the stuck states or is put back with
+// `retry`, so failed retries in a row mail nobody and fixing and re-breaking alerts again.
 
-function fixCommand(row: ChargeRow): string {
-  if (row.state === STATE.retrying) return `retries on its own; to look: paidup show ${row.id}`;
-  return `fix the cause, then: paidup retry ${row.id}  (or, if sent by hand: paidup resolve ${row.id} --note "…")`;
-}
-
-function describe(row: ChargeRow): string {
+function describe(row: ChargeRow, maxAttempts: number, now: number): string {
   return [
     `- ${row.id}  ${row.state}  ${formatAmount(row.amount, row.currency)}  ${row.email ?? "(no email)"}  ${row.product ?? "(no product)"}`,
     `  why: ${row.reason ?? "a send has been in flight longer than stuckAfter"}`,
-    `  fix: ${fixCommand(row)}`,
+    `  fix: ${howToFix(row, maxAttempts, now)}`,
   ].join("\n");
 }
 
@@ -44,7 +40,7 @@ export async function alertNewlyStuck(deps: PassDeps): Promise<number> {
   const text = [
     `${rows.length} paid charge(s) need attention: the customer has not received what they paid for.`,
     "",
-    ...rows.map(describe),
+    ...rows.map((r) => describe(r, deps.config.retry.maxAttempts, deps.clock.now())),
     "",
     "paidup status   lists everything that is stuck.",
   ].join("\n");

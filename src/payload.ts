@@ -29,6 +29,9 @@ export interface SendablePayload extends Omit<StoredPayload, "attachments"> {
   attachments?: { filename: string; content: Buffer }[];
 }
 
+/** The problem of a product file whose bytes differ from what an earlier send of the charge carried. */
+export const CHANGED_FILE = "changed since the first send of this charge";
+
 /** A product file that is missing, unreadable, too large, or changed since the first send. */
 export class ProductFileError extends Error {
   constructor(readonly file: string, readonly problem: string) {
@@ -77,7 +80,7 @@ export function buildPayload(product: Product, rendered: RenderedEmail, to: stri
 export function toSendable(stored: StoredPayload): SendablePayload {
   const attachments = stored.attachments.map((a) => {
     const content = readFile(a.path);
-    if (sha256(content) !== a.sha256) throw new ProductFileError(a.path, "changed since the first send of this charge");
+    if (sha256(content) !== a.sha256) throw new ProductFileError(a.path, CHANGED_FILE);
     return { filename: a.filename, content };
   });
   const { attachments: _ignored, ...rest } = stored;

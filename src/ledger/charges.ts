@@ -45,6 +45,7 @@ export interface StateChange {
 }
 
 const finalList = FINAL_STATES.map((s) => `'${s}'`).join(", ");
+const stuckList = [STATE.sending, STATE.retrying, STATE.needsReview].map((s) => `'${s}'`).join(", ");
 
 export function getCharge(db: DB, id: string): ChargeRow | undefined {
   return stmt(db, "SELECT * FROM charges WHERE id = ?").get(id) as ChargeRow | undefined;
@@ -80,7 +81,8 @@ export function recordState(db: DB, facts: ChargeFacts, to: LedgerState, change:
       `UPDATE charges SET state = ?, reason = ?, next_attempt_at = ?, blocked_on_file = ?,
          email = coalesce(?, email), name = coalesce(?, name), product = coalesce(?, product),
          lease_owner = NULL, lease_until = NULL,
-         alerted = CASE WHEN state = ? THEN alerted ELSE 0 END,
+         -- One alert per stuck episode: moving between stuck states keeps the episode's alert.
+         alerted = CASE WHEN ? IN (${stuckList}) THEN alerted ELSE 0 END,
          state_since = CASE WHEN state = ? THEN state_since ELSE ? END, updated_at = ?
        WHERE id = ? AND state IN (${placeholders})`,
     ).run(
@@ -120,13 +122,19 @@ export function attemptsOf(db: DB, chargeId: string): AttemptRow[] {
   return stmt(db, "SELECT at, outcome, email_id, error, note FROM attempts WHERE charge_id = ? ORDER BY id").all(chargeId) as AttemptRow[];
 }
 
-/** Operator's `retry`: back in line for the next pass, with a fresh budget of attempts. */
+/**
+ * Operator's `retry`: back in line for the next pass, with a fresh budget of attempts and a new
+ * stuck episode (stuck again, it is alerted again). An outcome-unknown send keeps its payload, so
+ * within Resend's 24 h window the repeat is recognised; the flag itself is cleared: the operator
+ * has chosen to send again, so past that window the claim sends instead of returning the charge
+ * straight to review (the alert that names `retry` says it may be a second email).
+ */
 export function requeue(db: DB, id: string, note: string, now: number): boolean {
   return db.transaction(() => {
     const moved = stmt(
       db,
       `UPDATE charges SET state = '${STATE.retrying}', reason = 'retry requested by the operator',
-         next_attempt_at = ?, failed_sends = 0, blocked_on_file = NULL, alerted = 0,
+         next_attempt_at = ?, failed_sends = 0, blocked_on_file = NULL, alerted = 0, outcome_unknown = 0,
          -- A payload no send could have used is dropped, so the retry renders afresh.
          payload = CASE WHEN outcome_unknown = 1 THEN payload ELSE NULL END,
          first_sent_at = CASE WHEN outcome_unknown = 1 THEN first_sent_at ELSE NULL END,
@@ -144,7 +152,7 @@ export function resolveByHand(db: DB, id: string, note: string, now: number): bo
     const moved = stmt(
       db,
       `UPDATE charges SET state = '${STATE.resolved}', reason = ?, next_attempt_at = NULL,
-         lease_owner = NULL, lease_until = NULL, state_since = ?, updated_at = ?
+         lease_owner = NULL, lease_until = NULL, alerted = 0, state_since = ?, updated_at = ?
        WHERE id = ? AND state NOT IN ('${STATE.delivered}', '${STATE.resolved}')`,
     ).run(note, now, now, id).changes;
     if (moved === 1) appendAttempt(db, id, now, OUTCOME.resolved, { note });

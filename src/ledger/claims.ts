@@ -54,7 +54,7 @@ export function claim(db: DB, facts: ChargeFacts, owner: string, payload: string
         stmt(
           db,
           `UPDATE charges SET state = '${STATE.needsReview}', reason = ?, lease_owner = NULL, lease_until = NULL,
-             outcome_unknown = 1, attempts = attempts + ?, alerted = 0, state_since = ?, updated_at = ? WHERE id = ?`,
+             outcome_unknown = 1, attempts = attempts + ?, state_since = ?, updated_at = ? WHERE id = ?`,
         ).run(`${UNKNOWN_OUTCOME_REASON}: the first try is older than Resend's 24 h idempotency window`, leaseExpired ? 1 : 0, now, now, row.id);
         return { kind: "outcome_unknown" };
       }
@@ -85,7 +85,7 @@ export function commitDelivered(db: DB, id: string, emailId: string, now: number
     stmt(
       db,
       `UPDATE charges SET state = '${STATE.delivered}', email_id = ?, reason = NULL, attempts = attempts + 1,
-         next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL, blocked_on_file = NULL,
+         next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL, blocked_on_file = NULL, alerted = 0,
          state_since = ?, updated_at = ?
        WHERE id = ? AND state NOT IN ('${STATE.delivered}', '${STATE.resolved}')`,
     ).run(emailId, now, now, id);
@@ -99,14 +99,18 @@ export interface FailedSend {
   next: { state: typeof STATE.retrying; at: number; reason: string } | { state: typeof STATE.needsReview; reason: string };
 }
 
-/** Records a failed send; only the lease holder may move the row, so a late loser never undoes a delivery. */
+/**
+ * Records a failed send; only the lease holder may move the row, so a late loser never undoes a
+ * delivery. `alerted` is left as it is: a failed retry is the same stuck episode, and the owner
+ * was told about it once (resetting it here mailed the owner on every failed retry).
+ */
 export function commitFailure(db: DB, id: string, owner: string, failure: FailedSend, now: number): void {
   db.transaction(() => {
     stmt(
       db,
       `UPDATE charges SET state = ?, reason = ?, next_attempt_at = ?, attempts = attempts + 1,
          failed_sends = failed_sends + 1, outcome_unknown = max(outcome_unknown, ?),
-         lease_owner = NULL, lease_until = NULL, alerted = 0, state_since = ?, updated_at = ?
+         lease_owner = NULL, lease_until = NULL, state_since = ?, updated_at = ?
        WHERE id = ? AND state = '${STATE.sending}' AND lease_owner = ?`,
     ).run(
       failure.next.state, failure.next.reason, failure.next.state === STATE.retrying ? failure.next.at : null,
