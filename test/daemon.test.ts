@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { cronScheduler, Scheduler, startDaemon } from "../src/daemon";
+import { cronScheduler, Scheduler, startDaemon } from "../src/pass/daemon";
 import type { Logger } from "../src/log";
 import { paidCharge, Shop } from "./helpers/shop";
 

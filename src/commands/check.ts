@@ -1,6 +1,6 @@
 import { loadEnv } from "../config";
 import { EXIT, ExitCode } from "../errors";
-import { CheckResult, runChecks } from "../checks";
+import { CheckResult, runChecks } from "./checks";
 
 export function checkLines(results: readonly CheckResult[]): string[] {
   return results.map((r) => `${r.ok ? "✓" : "✗"} ${r.name}: ${r.detail.replace(/\n/g, "\n    ")}`);

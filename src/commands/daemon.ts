@@ -1,10 +1,10 @@
-import { runChecks } from "../checks";
+import { runChecks } from "./checks";
 import { loadEnv } from "../config";
-import { openContext } from "../context";
-import { startDaemon, validateSchedule } from "../daemon";
+import { openContext } from "./context";
+import { startDaemon, validateSchedule } from "../pass/daemon";
 import { EXIT, ExitCode } from "../errors";
 import { log } from "../log";
-import { runPass } from "../run-pass";
+import { runPass } from "../pass/run-pass";
 import { requireWebhookSecret, startWebhookServer } from "./serve";
 import { checkLines } from "./check";
 

@@ -1,7 +1,7 @@
 import { loadEnv } from "../config";
 import { isoSeconds, parseWhen, toUnixSeconds } from "../duration";
 import { createLedgerFile, getMeta, setMeta } from "../ledger";
-import { keyMode } from "../stripe-source";
+import { keyMode } from "../stripe/stripe-source";
 
 export interface InitResult {
   lines: string[];

@@ -1,9 +1,9 @@
 import { parseWhen, toUnixSeconds } from "../duration";
-import { openContext } from "../context";
+import { openContext } from "./context";
 import { EXIT, ExitCode } from "../errors";
-import { progressReporter } from "../progress";
-import { PassReport } from "../reconcile";
-import { runPass } from "../run-pass";
+import { progressReporter } from "./progress";
+import { PassReport } from "../pass/reconcile";
+import { runPass } from "../pass/run-pass";
 
 export interface ReconcileFlags {
   dryRun?: boolean;

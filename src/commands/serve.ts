@@ -1,9 +1,9 @@
 import { once } from "node:events";
 import { loadEnv, requireStripeKey } from "../config";
-import { openContext } from "../context";
+import { openContext } from "./context";
 import { EXIT, ExitCode, UsageError } from "../errors";
-import { WebhookServer } from "../server";
-import { stripeClient } from "../stripe-source";
+import { WebhookServer } from "../http/server";
+import { stripeClient } from "../stripe/stripe-source";
 
 export interface ServeFlags {
   host: string;

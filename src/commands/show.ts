@@ -1,12 +1,12 @@
 import { systemClock } from "../clock";
 import { loadEnv, requireStripeKey } from "../config";
-import { openLookContext } from "../context";
+import { openLookContext } from "./context";
 import { isoMs } from "../duration";
 import { EXIT, ExitCode, PaidupError, UsageError } from "../errors";
 import { attemptsOf, getCharge } from "../ledger";
 import { redact } from "../redact";
-import { stuckEntry, StuckEntry } from "../report";
-import { formatAmount } from "../templates";
+import { stuckEntry, StuckEntry } from "../pass/report";
+import { formatAmount } from "../delivery/templates";
 import { formatAge } from "./format";
 
 export interface AttemptEntry {

@@ -1,10 +1,10 @@
 import { systemClock } from "../clock";
 import { loadConfig, loadEnv, requireStripeKey } from "../config";
-import { openLookContext } from "../context";
+import { openLookContext } from "./context";
 import { EXIT, ExitCode } from "../errors";
-import type { StuckEntry } from "../report";
-import { collectStatus, StatusReport } from "../status";
-import { formatAmount } from "../templates";
+import type { StuckEntry } from "../pass/report";
+import { collectStatus, StatusReport } from "../pass/status";
+import { formatAmount } from "../delivery/templates";
 import { formatAge, formatTable } from "./format";
 
 export interface StatusFlags {

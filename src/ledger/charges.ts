@@ -1,6 +1,6 @@
 import { FINAL_STATES, LedgerState, OUTCOME, STATE } from "../states";
-import type { DB } from "./open";
-import { stmt } from "./statements";
+import type { DB } from "./sqlite/open";
+import { stmt } from "./sqlite/statements";
 
 export interface ChargeRow {
   id: string;

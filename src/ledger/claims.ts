@@ -1,7 +1,7 @@
 import { LedgerState, OUTCOME, STATE } from "../states";
 import { appendAttempt, ChargeFacts, ChargeRow, getCharge } from "./charges";
-import type { DB } from "./open";
-import { stmt } from "./statements";
+import type { DB } from "./sqlite/open";
+import { stmt } from "./sqlite/statements";
 
 /** A claim is a lease: if its holder dies, a later pass may take the charge over. */
 export const LEASE_MS = 5 * 60_000;

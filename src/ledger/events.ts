@@ -1,5 +1,5 @@
-import type { DB } from "./open";
-import { stmt } from "./statements";
+import type { DB } from "./sqlite/open";
+import { stmt } from "./sqlite/statements";
 
 export interface EventRow {
   id: string;

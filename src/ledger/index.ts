@@ -4,5 +4,5 @@ export * from "./charges";
 export * from "./claims";
 export * from "./events";
 export * from "./meta";
-export * from "./open";
+export * from "./sqlite/open";
 export * from "./stuck";

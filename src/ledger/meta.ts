@@ -1,5 +1,5 @@
-import type { DB } from "./open";
-import { stmt } from "./statements";
+import type { DB } from "./sqlite/open";
+import { stmt } from "./sqlite/statements";
 
 export type MetaKey =
   | "start_line" // unix seconds; charges created earlier are never delivered

@@ -1,7 +1,7 @@
 import { FINAL_STATES, STATE } from "../states";
 import type { ChargeRow } from "./charges";
-import type { DB } from "./open";
-import { stmt } from "./statements";
+import type { DB } from "./sqlite/open";
+import { stmt } from "./sqlite/statements";
 
 /**
  * The one query behind `status`: rows a human (or a retry) must still act on. A `sending` row

@@ -4,11 +4,11 @@ import { ManualClock } from "../../src/clock";
 import { loadConfig } from "../../src/config";
 import { ChargeRow, createLedgerFile, DB, getCharge, setMeta } from "../../src/ledger";
 import type { Logger } from "../../src/log";
-import { Mailer } from "../../src/mailer";
-import type { PassDeps } from "../../src/pass-deps";
-import { PassReport, reconcileOnce } from "../../src/reconcile";
-import { runPass } from "../../src/run-pass";
-import { StripeSource, stripeClient } from "../../src/stripe-source";
+import { Mailer } from "../../src/delivery/mailer";
+import type { PassDeps } from "../../src/pass/pass-deps";
+import { PassReport, reconcileOnce } from "../../src/pass/reconcile";
+import { runPass } from "../../src/pass/run-pass";
+import { StripeSource, stripeClient } from "../../src/stripe/stripe-source";
 import { RESEND_KEY, Shop, STRIPE_KEY } from "./shop";
 
 // A pass run inside the test process: the real SDKs against the shop's fakes, a real ledger

@@ -1,5 +1,5 @@
 import type Stripe from "stripe";
-import { LedgerState, STATE } from "./states";
+import { LedgerState, STATE } from "../states";
 
 export type Verdict =
   | { kind: "eligible" }

@@ -1,6 +1,6 @@
 import type Stripe from "stripe";
 import type { CheckoutLookup } from "./catalog";
-import type { StripeSource } from "./stripe-source";
+import type { StripeSource } from "../stripe/stripe-source";
 
 export interface Recipient {
   email: string | null;

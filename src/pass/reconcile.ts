@@ -1,10 +1,10 @@
 import type Stripe from "stripe";
 import { ChargeOutcome, deliverCharge } from "./deliver";
-import { isoSeconds } from "./duration";
-import { asLedgerError, ChargeRow, getCharge, getMeta, openCharges, setMeta } from "./ledger";
+import { isoSeconds } from "../duration";
+import { asLedgerError, ChargeRow, getCharge, getMeta, openCharges, setMeta } from "../ledger";
 import type { PassDeps } from "./pass-deps";
 import { StuckEntry, stuckEntry } from "./report";
-import { STATE } from "./states";
+import { STATE } from "../states";
 
 /**
  * Charges become visible in Stripe's list a moment after their `created` second: each pass

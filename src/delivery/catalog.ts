@@ -1,6 +1,6 @@
 import type Stripe from "stripe";
-import type { MatchRule, Product } from "./config";
-import type { CheckoutFacts } from "./stripe-source";
+import type { MatchRule, Product } from "../config";
+import type { CheckoutFacts } from "../stripe/stripe-source";
 
 /** Looked up at most once per charge, and only when a rule or a missing email needs it. */
 export type CheckoutLookup = () => Promise<CheckoutFacts | null>;

@@ -1,7 +1,7 @@
 import cron from "node-cron";
-import { UsageError } from "./errors";
-import type { Logger } from "./log";
-import { redact } from "./redact";
+import { UsageError } from "../errors";
+import type { Logger } from "../log";
+import { redact } from "../redact";
 
 // The daemon only decides when a pass runs. The pass itself (runPass) records its heartbeat
 // and sends its alerts; a pass that throws is logged and the next tick tries again.

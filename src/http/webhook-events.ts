@@ -1,7 +1,7 @@
 import type Stripe from "stripe";
-import { deliverCharge, ChargeOutcome } from "./deliver";
-import { EventRow, getMeta, markEventHandled } from "./ledger";
-import type { PassDeps } from "./pass-deps";
+import { deliverCharge, ChargeOutcome } from "../pass/deliver";
+import { EventRow, getMeta, markEventHandled } from "../ledger";
+import type { PassDeps } from "../pass/pass-deps";
 
 // Webhook events only say "look at this charge now". Their payload and order are never trusted:
 // the charge is fetched from the API and goes through the pass's own judge → claim → send → commit.

@@ -1,5 +1,5 @@
 import Mustache from "mustache";
-import type { Product } from "./config";
+import type { Product } from "../config";
 
 // Mustache: `{{placeholder}}` and dotted names (`links.download`) out of the box, HTML-escaped by
 // default. Text bodies and subjects are rendered with escaping turned off.

@@ -1,4 +1,4 @@
-import type { Clock } from "./clock";
+import type { Clock } from "../clock";
 
 /**
  * Spaces sends under Resend's rate limit. Starts at the configured rate and follows the

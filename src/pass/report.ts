@@ -1,6 +1,6 @@
-import { isoSeconds } from "./duration";
-import type { ChargeRow } from "./ledger";
-import { MISSING } from "./states";
+import { isoSeconds } from "../duration";
+import type { ChargeRow } from "../ledger";
+import { MISSING } from "../states";
 
 /** One stuck (or undelivered) charge, in the contract's JSON shape. */
 export interface StuckEntry {

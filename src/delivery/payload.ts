@@ -1,7 +1,7 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import type { Product } from "./config";
+import type { Product } from "../config";
 import type { RenderedEmail } from "./templates";
 
 /** Resend's limit for one email, attachments included after base64. */

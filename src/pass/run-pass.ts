@@ -2,7 +2,7 @@ import { alertFailingPasses, alertNewlyStuck, clearFailureAlert } from "./alerts
 import { recordPass } from "./pass-record";
 import type { PassDeps } from "./pass-deps";
 import { PassOptions, PassReport, reconcileOnce } from "./reconcile";
-import { redact } from "./redact";
+import { redact } from "../redact";
 
 /**
  * A pass as the CLI, the daemon and `serve` run it: the pass itself, then its health record

@@ -1,5 +1,5 @@
 import cliProgress from "cli-progress";
-import type { PassCounts } from "./reconcile";
+import type { PassCounts } from "../pass/reconcile";
 
 // A long pass on a terminal (a backlog taken in with `init --since`) shows a live counter; under
 // cron or systemd (no TTY) nothing is drawn and the summary line is the record.

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { RuntimeFailure, UsageError } from "../errors";
+import { RuntimeFailure, UsageError } from "../../errors";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations";
 
 /** Marks the file as a paidup ledger (PRAGMA application_id), so we never adopt a stranger's DB. */

@@ -1,13 +1,13 @@
 import crypto from "node:crypto";
 import os from "node:os";
-import { systemClock, Clock } from "./clock";
-import { Config, Env, loadConfig, loadEnv, requireResendKey, requireStripeKey } from "./config";
-import { UsageError } from "./errors";
-import { asLedgerError, DB, getMeta, openLedgerFile, setMeta } from "./ledger";
-import { log } from "./log";
-import { Mailer } from "./mailer";
-import type { PassDeps } from "./pass-deps";
-import { keyMode, StripeSource, stripeClient } from "./stripe-source";
+import { systemClock, Clock } from "../clock";
+import { Config, Env, loadConfig, loadEnv, requireResendKey, requireStripeKey } from "../config";
+import { UsageError } from "../errors";
+import { asLedgerError, DB, getMeta, openLedgerFile, setMeta } from "../ledger";
+import { log } from "../log";
+import { Mailer } from "../delivery/mailer";
+import type { PassDeps } from "../pass/pass-deps";
+import { keyMode, StripeSource, stripeClient } from "../stripe/stripe-source";
 
 export interface ContextOptions {
   /** Sending needs RESEND_API_KEY; --dry-run and read-only commands do not. */

@@ -1,7 +1,7 @@
 import Stripe from "stripe";
-import { Clock, systemClock } from "./clock";
-import { RuntimeFailure, UsageError } from "./errors";
-import { redact } from "./redact";
+import { Clock, systemClock } from "../clock";
+import { RuntimeFailure, UsageError } from "../errors";
+import { redact } from "../redact";
 
 // Everything paidup reads from Stripe goes through here, and every Stripe error is classified
 // here once: a rejected key is a configuration error (exit 2), the rest is runtime (exit 3).

@@ -1,10 +1,10 @@
 import crypto from "node:crypto";
-import { isoMs } from "./duration";
-import { ChargeRow, deleteMeta, getMeta, markAlerted, setMeta, unalertedStuck } from "./ledger";
+import { isoMs } from "../duration";
+import { ChargeRow, deleteMeta, getMeta, markAlerted, setMeta, unalertedStuck } from "../ledger";
 import { lastSuccessAt } from "./pass-record";
 import type { PassDeps } from "./pass-deps";
 import { howToFix } from "./stuck-advice";
-import { formatAmount } from "./templates";
+import { formatAmount } from "../delivery/templates";
 
 // The owner hears about a stuck customer within one pass, once per stuck episode: `alerted` is
 // reset only when the charge is delivered, resolved, leaves the stuck states or is put back with

@@ -1,8 +1,8 @@
 import { CreateEmailOptions, Resend } from "resend";
-import type { Clock } from "./clock";
+import type { Clock } from "../clock";
 import { Pacer } from "./pacer";
 import type { SendablePayload } from "./payload";
-import { redact } from "./redact";
+import { redact } from "../redact";
 import { classifyResendError, retryAfterMs, SendResult } from "./send-result";
 
 const BASE_TIMEOUT_MS = 30_000;

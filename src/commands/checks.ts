@@ -1,11 +1,11 @@
 import { Resend } from "resend";
-import { Config, Env, loadConfig, Product, requireStripeKey } from "./config";
-import { RuntimeFailure } from "./errors";
-import { getMeta, openLedgerFile } from "./ledger";
-import { checkAttachments } from "./payload";
-import { redact } from "./redact";
-import { keyMode, StripeSource, stripeClient } from "./stripe-source";
-import { renderEmail, unknownPlaceholders } from "./templates";
+import { Config, Env, loadConfig, Product, requireStripeKey } from "../config";
+import { RuntimeFailure } from "../errors";
+import { getMeta, openLedgerFile } from "../ledger";
+import { checkAttachments } from "../delivery/payload";
+import { redact } from "../redact";
+import { keyMode, StripeSource, stripeClient } from "../stripe/stripe-source";
+import { renderEmail, unknownPlaceholders } from "../delivery/templates";
 
 // `paidup check` and the daemon's start-up: every way a pass could fail for configuration
 // reasons, found before a buyer waits. Nothing here sends an email or changes the ledger.

@@ -1,10 +1,10 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type Stripe from "stripe";
-import { EventRow, recordEvent, unhandledEvents } from "./ledger";
-import type { PassDeps } from "./pass-deps";
-import { passHealth } from "./pass-record";
-import { redact } from "./redact";
+import { EventRow, recordEvent, unhandledEvents } from "../ledger";
+import type { PassDeps } from "../pass/pass-deps";
+import { passHealth } from "../pass/pass-record";
+import { redact } from "../redact";
 import { eventObjectId, handleEvent } from "./webhook-events";
 
 export const MAX_BODY_BYTES = 1024 * 1024;

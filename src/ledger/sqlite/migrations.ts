@@ -1,4 +1,4 @@
-import { STATE } from "../states";
+import { STATE } from "../../states";
 
 // Ordered schema migrations: entry i takes the ledger from user_version i to i + 1, each in
 // its own transaction. Never edit a shipped entry; append a new one.

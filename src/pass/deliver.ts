@@ -1,17 +1,17 @@
 import type Stripe from "stripe";
-import { findProduct, once } from "./catalog";
-import { UsageError } from "./errors";
+import { findProduct, once } from "../delivery/catalog";
+import { UsageError } from "../errors";
 import { judge, REJUDGEABLE } from "./eligibility";
 import {
   abandonExpiredClaim, ChargeFacts, ChargeRow, claim, commitDelivered, commitFailure, FailedSend, getCharge, recordState, UNKNOWN_OUTCOME_REASON,
-} from "./ledger";
-import { idempotencyKey } from "./mailer";
+} from "../ledger";
+import { idempotencyKey } from "../delivery/mailer";
 import type { PassDeps } from "./pass-deps";
-import { buildPayload, checkAttachments, ProductFileError, StoredPayload, toSendable } from "./payload";
-import { findRecipient } from "./recipient";
-import type { SendResult } from "./send-result";
-import { LedgerState, STATE } from "./states";
-import { formatAmount, renderEmail } from "./templates";
+import { buildPayload, checkAttachments, ProductFileError, StoredPayload, toSendable } from "../delivery/payload";
+import { findRecipient } from "../delivery/recipient";
+import type { SendResult } from "../delivery/send-result";
+import { LedgerState, STATE } from "../states";
+import { formatAmount, renderEmail } from "../delivery/templates";
 
 /** How one charge ended in this pass. `busy`: another process holds it, or its retry is not due. */
 export type ChargeOutcome =

@@ -1,7 +1,7 @@
-import { isoMs } from "./duration";
-import { ChargeRow, IDEMPOTENCY_WINDOW_MS, LEASE_MS, UNKNOWN_OUTCOME_REASON } from "./ledger";
-import { CHANGED_FILE } from "./payload";
-import { STATE } from "./states";
+import { isoMs } from "../duration";
+import { ChargeRow, IDEMPOTENCY_WINDOW_MS, LEASE_MS, UNKNOWN_OUTCOME_REASON } from "../ledger";
+import { CHANGED_FILE } from "../delivery/payload";
+import { STATE } from "../states";
 
 // What actually gets a stuck charge unstuck, said in the alert that names it. An alert is sent
 // once per stuck episode, so its advice must hold for the whole episode: what happens on its

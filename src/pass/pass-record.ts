@@ -1,5 +1,5 @@
-import { isoMs } from "./duration";
-import { DB, getMeta, setMeta } from "./ledger";
+import { isoMs } from "../duration";
+import { DB, getMeta, setMeta } from "../ledger";
 import type { PassCounts } from "./reconcile";
 
 /** The health of the last pass, as `status` and `/healthz` report it. */

@@ -1,9 +1,9 @@
-import type { Config } from "./config";
+import type { Config } from "../config";
 import { judge } from "./eligibility";
-import { DB, getMeta, getState, stuckCharges } from "./ledger";
+import { DB, getMeta, getState, stuckCharges } from "../ledger";
 import { passHealth, PassHealth } from "./pass-record";
 import { missingEntry, StuckEntry, stuckEntry } from "./report";
-import type { StripeSource } from "./stripe-source";
+import type { StripeSource } from "../stripe/stripe-source";
 
 /**
  * How far before the watermark `status` re-lists Stripe looking for paid charges without a row.
