@@ -48,8 +48,8 @@ export function buildProgram(setExit: (code: ExitCode) => void): Command {
     .description("create the ledger and set its start line (default: now)")
     .option("--since <when>", "take in charges back to <when> (ISO date/time or 30m, 12h, 7d)")
     .action(async (opts: { since?: string }) =>
-      run(() => {
-        for (const line of initCommand(opts, Date.now()).lines) process.stdout.write(line + "\n");
+      run(async () => {
+        for (const line of (await initCommand(opts, Date.now())).lines) process.stdout.write(line + "\n");
         return EXIT.ok;
       })(),
     );

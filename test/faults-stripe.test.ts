@@ -70,17 +70,17 @@ test("Stripe 500s and dropped connections while paging are retried by the SDK an
 });
 
 test("a Stripe 429 with Retry-After is retried by paidup after the wait it asks for", async () => {
-  const p = inProcess(shop);
+  const p = await inProcess(shop);
   try {
     const c = shop.stripe.addCharge(paidCharge({ id: "ch_429", created: Math.floor(Date.now() / 1000) - 5, billing_details: { email: "r429@example.com" } }));
     shop.stripe.addFault({ method: "GET", path: "/v1/charges", kind: "status", status: 429, headers: { "retry-after": "3" }, times: 2 });
     const t0 = p.clock.now();
     const r = await p.pass();
     assert.ok(p.clock.now() - t0 >= 6000, `waited ${p.clock.now() - t0} ms of clock time for two 429s`);
-    assert.equal(p.row(c.id)?.state, "delivered");
+    assert.equal((await p.row(c.id))?.state, "delivered");
     assert.equal(r.complete, true);
   } finally {
-    p.close();
+    await p.close();
   }
 });
 
@@ -95,15 +95,15 @@ test("charges refunded or disputed after a failed send are skipped, not sent; pe
   const pending = mk("ch_chg_pending", { status: "pending", paid: false, captured: false });
   const pendingFails = mk("ch_chg_pendfail", { status: "pending", paid: false, captured: false });
   const failed = mk("ch_chg_failed", { status: "failed", paid: false, captured: false });
-  const p = inProcess(shop, { startLine: base, nowMs: (base + 10) * 1000 });
+  const p = await inProcess(shop, { startLine: base, nowMs: (base + 10) * 1000 });
   try {
     // The two paid ones fail to send first (list order: newest first, ties by id descending).
     shop.resend.addFault({ method: "POST", path: "/emails", kind: "status", status: 500, times: 2 });
     await p.pass();
-    assert.equal(p.row(refunded.id)?.state, "retrying");
-    assert.equal(p.row(disputed.id)?.state, "retrying");
-    assert.equal(p.row(pending.id)?.state, "awaiting_payment");
-    assert.equal(p.row(failed.id)?.state, "skipped");
+    assert.equal((await p.row(refunded.id))?.state, "retrying");
+    assert.equal((await p.row(disputed.id))?.state, "retrying");
+    assert.equal((await p.row(pending.id))?.state, "awaiting_payment");
+    assert.equal((await p.row(failed.id))?.state, "skipped");
 
     shop.stripe.updateCharge(refunded.id, { refunded: true, amount_refunded: 4900 });
     shop.stripe.updateCharge(disputed.id, { disputed: true });
@@ -111,17 +111,17 @@ test("charges refunded or disputed after a failed send are skipped, not sent; pe
     shop.stripe.updateCharge(pendingFails.id, { status: "failed" });
     p.clock.advance(4 * 24 * 3_600_000); // a bank debit settles days later
     await p.pass();
-    assert.equal(p.row(refunded.id)?.state, "skipped");
-    assert.equal(p.row(refunded.id)?.reason, "refunded before delivery");
-    assert.equal(p.row(disputed.id)?.state, "skipped");
-    assert.equal(p.row(disputed.id)?.reason, "disputed before delivery");
-    assert.equal(p.row(pending.id)?.state, "delivered");
-    assert.equal(p.row(pendingFails.id)?.state, "skipped");
-    assert.equal(p.row(failed.id)?.state, "skipped");
+    assert.equal((await p.row(refunded.id))?.state, "skipped");
+    assert.equal((await p.row(refunded.id))?.reason, "refunded before delivery");
+    assert.equal((await p.row(disputed.id))?.state, "skipped");
+    assert.equal((await p.row(disputed.id))?.reason, "disputed before delivery");
+    assert.equal((await p.row(pending.id))?.state, "delivered");
+    assert.equal((await p.row(pendingFails.id))?.state, "skipped");
+    assert.equal((await p.row(failed.id))?.state, "skipped");
     const sends = shop.resend.sendsByKey();
     for (const c of [refunded, disputed, pendingFails, failed]) assert.equal(sends.get(`paidup-${c.id}`) ?? 0, 0, `${c.id} was never emailed`);
     assert.equal(sends.get(`paidup-${pending.id}`), 1);
   } finally {
-    p.close();
+    await p.close();
   }
 });

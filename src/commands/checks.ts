@@ -1,7 +1,7 @@
 import { Resend } from "resend";
 import { Config, Env, loadConfig, Product, requireStripeKey } from "../config";
 import { RuntimeFailure } from "../errors";
-import { getMeta, openLedgerFile } from "../ledger";
+import { openLedger } from "../ledger";
 import { checkAttachments } from "../delivery/payload";
 import { redact } from "../redact";
 import { keyMode, StripeSource, stripeClient } from "../stripe/stripe-source";
@@ -53,7 +53,7 @@ export async function runChecks(env: Env): Promise<CheckResult[]> {
       }
     }
   }
-  checkLedger(env, stripeKey, add);
+  await checkLedger(env, stripeKey, add);
   return results;
 }
 
@@ -118,20 +118,19 @@ function templateProblems(product: Product): string[] {
   return problems;
 }
 
-/** Opens the ledger and takes the write lock for a moment (BEGIN IMMEDIATE; ROLLBACK). */
-function checkLedger(env: Env, stripeKey: string | undefined, add: Add): void {
+/** Opens the ledger and takes the write lock for a moment, changing nothing. */
+async function checkLedger(env: Env, stripeKey: string | undefined, add: Add): Promise<void> {
   try {
-    const db = openLedgerFile(env.dbPath);
+    const ledger = await openLedger(env);
     try {
-      db.exec("BEGIN IMMEDIATE");
-      db.exec("ROLLBACK");
-      const mode = getMeta(db, "mode");
+      await ledger.probeWrite();
+      const mode = await ledger.getMeta("mode");
       if (stripeKey && mode !== undefined && mode !== keyMode(stripeKey)) {
         return add("ledger", false, `${env.dbPath} was made with a ${mode}-mode Stripe key, but STRIPE_SECRET_KEY is ${keyMode(stripeKey)}-mode`);
       }
       add("ledger", true, `${env.dbPath} writable`);
     } finally {
-      db.close();
+      await ledger.close();
     }
   } catch (err) {
     add("ledger", false, message(err));

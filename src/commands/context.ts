@@ -3,7 +3,7 @@ import os from "node:os";
 import { systemClock, Clock } from "../clock";
 import { Config, Env, loadConfig, loadEnv, requireResendKey, requireStripeKey } from "../config";
 import { UsageError } from "../errors";
-import { asLedgerError, DB, getMeta, openLedgerFile, setMeta } from "../ledger";
+import { Ledger, openLedger } from "../ledger";
 import { log } from "../log";
 import { Mailer } from "../delivery/mailer";
 import type { PassDeps } from "../pass/pass-deps";
@@ -19,9 +19,9 @@ export interface ContextOptions {
 export interface Context {
   env: Env;
   config: Config;
-  db: DB;
+  ledger: Ledger;
   deps: PassDeps;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /** A name for this process's leases: host, pid and a random tail (pids are reused). */
@@ -33,23 +33,23 @@ export function processOwner(): string {
  * Everything a command needs, checked in the order that changes nothing: keys, config file,
  * then the ledger. Any failure before the ledger opens is exit 2 with nothing touched.
  */
-export function openContext(opts: ContextOptions): Context {
+export async function openContext(opts: ContextOptions): Promise<Context> {
   const env = loadEnv();
   const stripeKey = requireStripeKey(env);
   const resendKey = opts.send ? requireResendKey(env) : undefined;
   const config = loadConfig(env.configPath);
   const clock = opts.clock ?? systemClock;
   const stripe = new StripeSource(stripeClient(stripeKey, env.stripeApiBase), clock);
-  const db = openLedgerFile(env.dbPath, { readonly: opts.readonly });
+  const ledger = await openLedger(env, { readonly: opts.readonly });
   try {
-    checkKeyMode(db, keyMode(stripeKey), opts.readonly === true);
+    await checkKeyMode(ledger, keyMode(stripeKey), opts.readonly === true);
   } catch (err) {
-    db.close();
-    throw asLedgerError(err, env.dbPath);
+    await ledger.close();
+    throw ledger.asLedgerError(err);
   }
   const mailer = resendKey ? Mailer.create(resendKey, clock, config.resend.maxPerSecond, undefined, resendTimeoutMs()) : null;
-  const deps: PassDeps = { db, stripe, mailer, config, clock, log, owner: processOwner() };
-  return { env, config, db, deps, close: () => db.close() };
+  const deps: PassDeps = { ledger, stripe, mailer, config, clock, log, owner: processOwner() };
+  return { env, config, ledger, deps, close: () => ledger.close() };
 }
 
 /**
@@ -62,33 +62,33 @@ function resendTimeoutMs(): number | undefined {
 }
 
 export interface LookContext {
-  db: DB;
+  ledger: Ledger;
   /** null when no Stripe key was given: the command works from the ledger alone. */
   stripe: StripeSource | null;
-  close(): void;
+  close(): Promise<void>;
 }
 
 /**
  * For commands that only look (`status`, `show`): the ledger opened read-only, so they can
  * never write, and Stripe only when a key is given.
  */
-export function openLookContext(env: Env, stripeKey: string | undefined, clock: Clock = systemClock): LookContext {
+export async function openLookContext(env: Env, stripeKey: string | undefined, clock: Clock = systemClock): Promise<LookContext> {
   const stripe = stripeKey ? new StripeSource(stripeClient(stripeKey, env.stripeApiBase), clock) : null;
-  const db = openLedgerFile(env.dbPath, { readonly: true });
+  const ledger = await openLedger(env, { readonly: true });
   try {
-    if (stripeKey) checkKeyMode(db, keyMode(stripeKey), true);
+    if (stripeKey) await checkKeyMode(ledger, keyMode(stripeKey), true);
   } catch (err) {
-    db.close();
-    throw asLedgerError(err, env.dbPath);
+    await ledger.close();
+    throw ledger.asLedgerError(err);
   }
-  return { db, stripe, close: () => db.close() };
+  return { ledger, stripe, close: () => ledger.close() };
 }
 
 /** A ledger made with a test-mode key must never be driven by a live key, nor the reverse. */
-function checkKeyMode(db: DB, mode: "test" | "live", readonly: boolean): void {
-  const recorded = getMeta(db, "mode");
+async function checkKeyMode(ledger: Ledger, mode: "test" | "live", readonly: boolean): Promise<void> {
+  const recorded = await ledger.getMeta("mode");
   if (recorded === undefined) {
-    if (!readonly) setMeta(db, "mode", mode);
+    if (!readonly) await ledger.setMeta("mode", mode);
     return;
   }
   if (recorded !== mode) {

@@ -26,7 +26,7 @@ export async function daemonCommand(flags: { schedule?: string; serve?: boolean;
   }
   if (stop.aborted) return EXIT.ok;
 
-  const ctx = openContext({ send: true });
+  const ctx = await openContext({ send: true });
   try {
     const daemon = startDaemon({ schedule: flags.schedule, log, pass: (signal) => runPass({ ...ctx.deps, signal }) });
     // With --serve, webhooks and passes share one process and one ledger connection.
@@ -35,6 +35,6 @@ export async function daemonCommand(flags: { schedule?: string; serve?: boolean;
     await Promise.all([daemon.stop(), webhooks?.stopped]);
     return EXIT.ok;
   } finally {
-    ctx.close();
+    await ctx.close();
   }
 }

@@ -1,6 +1,6 @@
 import { loadEnv } from "../config";
 import { isoSeconds, parseWhen, toUnixSeconds } from "../duration";
-import { createLedgerFile, getMeta, setMeta } from "../ledger";
+import { createLedger } from "../ledger";
 import { keyMode } from "../stripe/stripe-source";
 
 export interface InitResult {
@@ -11,30 +11,30 @@ export interface InitResult {
  * Creates the ledger and its start line. On an existing ledger, `--since` may only move the
  * start line earlier (taking in a backlog on purpose); it never hides charges by moving it later.
  */
-export function initCommand(opts: { since?: string }, now: number): InitResult {
+export async function initCommand(opts: { since?: string }, now: number): Promise<InitResult> {
   const env = loadEnv();
   const requested = opts.since === undefined ? undefined : toUnixSeconds(parseWhen(opts.since, now, "--since"));
-  const { db, created } = createLedgerFile(env.dbPath);
+  const { ledger, created } = await createLedger(env);
   try {
-    return db.transaction((): InitResult => {
-      if (env.stripeSecretKey && getMeta(db, "mode") === undefined) setMeta(db, "mode", keyMode(env.stripeSecretKey));
+    return await ledger.transaction(async (tx): Promise<InitResult> => {
+      if (env.stripeSecretKey && (await tx.getMeta("mode")) === undefined) await tx.setMeta("mode", keyMode(env.stripeSecretKey));
       if (created) {
         const startLine = requested ?? toUnixSeconds(now);
-        setMeta(db, "start_line", String(startLine));
-        setMeta(db, "watermark", String(startLine));
+        await tx.setMeta("start_line", String(startLine));
+        await tx.setMeta("watermark", String(startLine));
         return { lines: [`ledger created at ${env.dbPath}`, `start line: ${isoSeconds(startLine)} (charges created earlier are never delivered)`] };
       }
-      const current = Number(getMeta(db, "start_line"));
+      const current = Number(await tx.getMeta("start_line"));
       if (requested === undefined || requested >= current) {
         const note = requested === undefined ? "" : ` (--since ${isoSeconds(requested)} is not earlier; the start line never moves later)`;
         return { lines: [`ledger exists at ${env.dbPath}; nothing changed`, `start line: ${isoSeconds(current)}${note}`] };
       }
-      setMeta(db, "start_line", String(requested));
+      await tx.setMeta("start_line", String(requested));
       // Pull the listing back too, so the next pass walks the backlog just taken in.
-      setMeta(db, "watermark", String(Math.min(requested, Number(getMeta(db, "watermark") ?? requested))));
+      await tx.setMeta("watermark", String(Math.min(requested, Number((await tx.getMeta("watermark")) ?? requested))));
       return { lines: [`start line moved earlier: ${isoSeconds(current)} → ${isoSeconds(requested)}`, "the next pass takes in the charges created in between"] };
-    })();
+    });
   } finally {
-    db.close();
+    await ledger.close();
   }
 }

@@ -12,7 +12,7 @@ export interface ReconcileFlags {
 }
 
 export async function reconcileCommand(flags: ReconcileFlags, signal?: AbortSignal): Promise<ExitCode> {
-  const ctx = openContext({ send: !flags.dryRun, readonly: flags.dryRun });
+  const ctx = await openContext({ send: !flags.dryRun, readonly: flags.dryRun });
   try {
     const now = ctx.deps.clock.now();
     const since = flags.since === undefined ? undefined : toUnixSeconds(parseWhen(flags.since, now, "--since"));
@@ -26,7 +26,7 @@ export async function reconcileCommand(flags: ReconcileFlags, signal?: AbortSign
     print(report, flags);
     return report.undelivered.length > 0 ? EXIT.attention : EXIT.ok;
   } finally {
-    ctx.close();
+    await ctx.close();
   }
 }
 

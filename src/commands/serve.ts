@@ -1,6 +1,6 @@
 import { once } from "node:events";
 import { loadEnv, requireStripeKey } from "../config";
-import { openContext } from "./context";
+import { Context, openContext } from "./context";
 import { EXIT, ExitCode, UsageError } from "../errors";
 import { WebhookServer } from "../http/server";
 import { stripeClient } from "../stripe/stripe-source";
@@ -11,7 +11,7 @@ export interface ServeFlags {
 }
 
 /** Starts the webhook endpoint; resolves after a clean stop on SIGTERM/SIGINT. */
-export async function startWebhookServer(flags: ServeFlags, signal: AbortSignal, ctx = openServeContext()): Promise<{ url: string; stopped: Promise<void> }> {
+export async function startWebhookServer(flags: ServeFlags, signal: AbortSignal, ctx: Context): Promise<{ url: string; stopped: Promise<void> }> {
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${flags.port} is not a port number`);
   const secret = requireWebhookSecret();
@@ -47,18 +47,18 @@ export function requireWebhookSecret(): string {
   return secret;
 }
 
-function openServeContext() {
+function openServeContext(): Promise<Context> {
   requireWebhookSecret();
   return openContext({ send: true });
 }
 
 export async function serveCommand(flags: ServeFlags, signal: AbortSignal): Promise<ExitCode> {
-  const ctx = openServeContext();
+  const ctx = await openServeContext();
   try {
     const { stopped } = await startWebhookServer(flags, signal, ctx);
     await stopped;
     return EXIT.ok;
   } finally {
-    ctx.close();
+    await ctx.close();
   }
 }

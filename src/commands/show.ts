@@ -3,7 +3,6 @@ import { loadEnv, requireStripeKey } from "../config";
 import { openLookContext } from "./context";
 import { isoMs } from "../duration";
 import { EXIT, ExitCode, PaidupError, UsageError } from "../errors";
-import { attemptsOf, getCharge } from "../ledger";
 import { redact } from "../redact";
 import { stuckEntry, StuckEntry } from "../pass/report";
 import { formatAmount } from "../delivery/templates";
@@ -31,11 +30,11 @@ interface StripeFacts {
 export async function showCommand(chargeId: string, flags: { json?: boolean }): Promise<ExitCode> {
   const env = loadEnv();
   // Stripe's view is a bonus here: without a key, show works from the ledger alone.
-  const ctx = openLookContext(env, env.stripeSecretKey ? requireStripeKey(env) : undefined);
+  const ctx = await openLookContext(env, env.stripeSecretKey ? requireStripeKey(env) : undefined);
   try {
-    const row = getCharge(ctx.db, chargeId);
+    const row = await ctx.ledger.getCharge(chargeId);
     if (!row) throw new UsageError(`no charge ${chargeId} in the ledger`, "`paidup status` lists the stuck ones; a charge no pass has seen yet has no row");
-    const attempts = attemptsOf(ctx.db, chargeId).map((a) => ({ at: isoMs(a.at), outcome: a.outcome, emailId: a.email_id, error: a.error, note: a.note }));
+    const attempts = (await ctx.ledger.attempts(chargeId)).map((a) => ({ at: isoMs(a.at), outcome: a.outcome, emailId: a.email_id, error: a.error, note: a.note }));
     const entry: ShowEntry = { ...stuckEntry(row), attempts };
     if (flags.json) {
       process.stdout.write(JSON.stringify(entry, null, 2) + "\n");
@@ -54,7 +53,7 @@ export async function showCommand(chargeId: string, flags: { json?: boolean }): 
     process.stdout.write(human(entry, stripe, row.email_id, systemClock.now()));
     return EXIT.ok;
   } finally {
-    ctx.close();
+    await ctx.close();
   }
 }
 

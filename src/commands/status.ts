@@ -18,14 +18,14 @@ export async function statusCommand(flags: StatusFlags): Promise<ExitCode> {
   // --offline is the monitor that works with no keys at all (only the config's thresholds).
   const stripeKey = flags.offline ? undefined : requireStripeKey(env);
   const config = loadConfig(env.configPath);
-  const ctx = openLookContext(env, stripeKey);
+  const ctx = await openLookContext(env, stripeKey);
   try {
     const now = systemClock.now();
-    const report = await collectStatus(ctx.db, ctx.stripe, config, now);
+    const report = await collectStatus(ctx.ledger, ctx.stripe, config, now);
     process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + "\n" : human(report, now, flags.offline === true));
     return report.ok ? EXIT.ok : EXIT.attention;
   } finally {
-    ctx.close();
+    await ctx.close();
   }
 }
 

@@ -1,7 +1,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type Stripe from "stripe";
-import { EventRow, recordEvent, unhandledEvents } from "../ledger";
+import type { EventRow } from "../ledger";
 import type { PassDeps } from "../pass/pass-deps";
 import { passHealth } from "../pass/pass-record";
 import { redact } from "../redact";
@@ -36,7 +36,7 @@ export class WebhookServer {
 
   async start(): Promise<string> {
     // Finish what a previous process recorded but did not handle (it stopped after the 200).
-    for (const event of unhandledEvents(this.opts.deps.db)) this.enqueue(event);
+    for (const event of await this.opts.deps.ledger.unhandledEvents()) this.enqueue(event);
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
       this.server.listen(this.opts.port, this.opts.host, () => resolve());
@@ -78,7 +78,7 @@ export class WebhookServer {
     if (path === HEALTH_PATH) {
       if (req.method !== "GET" && req.method !== "HEAD") return reply(res, 405, { error: "method not allowed" }, { allow: "GET" });
       const { deps } = this.opts;
-      const health = passHealth(deps.db, deps.config.staleAfterMs, deps.clock.now());
+      const health = await passHealth(deps.ledger, deps.config.staleAfterMs, deps.clock.now());
       return reply(res, health.lastPass && !health.lastPass.stale ? 200 : 503, health);
     }
     req.resume();
@@ -102,7 +102,7 @@ export class WebhookServer {
     const row: EventRow = { id: event.id, type: event.type, object_id: eventObjectId(event), received_at: deps.clock.now(), handled_at: null };
     let fresh: boolean;
     try {
-      fresh = recordEvent(deps.db, { id: row.id, type: row.type, objectId: row.object_id }, row.received_at);
+      fresh = await deps.ledger.recordEvent({ id: row.id, type: row.type, objectId: row.object_id }, row.received_at);
     } catch (err) {
       // Not recorded, so not acknowledged: Stripe retries, and the poller covers it anyway.
       deps.log.error("webhook event could not be recorded", { event: event.id, error: redact(String(err)) });

@@ -1,6 +1,6 @@
 import type Stripe from "stripe";
 import { deliverCharge, ChargeOutcome } from "../pass/deliver";
-import { EventRow, getMeta, markEventHandled } from "../ledger";
+import type { EventRow } from "../ledger";
 import type { PassDeps } from "../pass/pass-deps";
 
 // Webhook events only say "look at this charge now". Their payload and order are never trusted:
@@ -36,11 +36,11 @@ export async function handleEvent(deps: PassDeps, event: EventRow): Promise<Char
   if (HANDLED_TYPES.has(event.type)) {
     const chargeId = await chargeIdOf(deps, event);
     const charge = chargeId ? await deps.stripe.retrieveCharge(chargeId) : null;
-    if (charge) outcome = await deliverCharge(deps, charge, Number(getMeta(deps.db, "start_line")));
+    if (charge) outcome = await deliverCharge(deps, charge, Number(await deps.ledger.getMeta("start_line")));
   }
   // A stop request before the claim leaves the event for the next start.
   if (outcome?.kind === "stopped") return outcome;
   // Marked only after the work: a crash before this line leaves the event for the next start.
-  markEventHandled(deps.db, event.id, deps.clock.now());
+  await deps.ledger.markEventHandled(event.id, deps.clock.now());
   return outcome;
 }

@@ -1,6 +1,5 @@
 import { FINAL_STATES, LedgerState, OUTCOME, STATE } from "../states";
-import type { DB } from "./sqlite/open";
-import { stmt } from "./sqlite/statements";
+import type { Sql } from "./sql";
 
 export interface ChargeRow {
   id: string;
@@ -47,37 +46,36 @@ export interface StateChange {
 const finalList = FINAL_STATES.map((s) => `'${s}'`).join(", ");
 const stuckList = [STATE.sending, STATE.retrying, STATE.needsReview].map((s) => `'${s}'`).join(", ");
 
-export function getCharge(db: DB, id: string): ChargeRow | undefined {
-  return stmt(db, "SELECT * FROM charges WHERE id = ?").get(id) as ChargeRow | undefined;
+export function getCharge(db: Sql, id: string): Promise<ChargeRow | undefined> {
+  return db.one<ChargeRow>("SELECT * FROM charges WHERE id = ?", [id]);
 }
 
 /** Only the state, for the hot path of a pass walking thousands of delivered charges. */
-export function getState(db: DB, id: string): LedgerState | undefined {
-  const row = stmt(db, "SELECT state FROM charges WHERE id = ?").get(id) as { state: LedgerState } | undefined;
+export async function getState(db: Sql, id: string): Promise<LedgerState | undefined> {
+  const row = await db.one<{ state: LedgerState }>("SELECT state FROM charges WHERE id = ?", [id]);
   return row?.state;
 }
 
 /** Rows a pass may have to act on, and the ones `status` reports. */
-export function openCharges(db: DB): ChargeRow[] {
-  return stmt(db, `SELECT * FROM charges WHERE state NOT IN (${finalList}) ORDER BY created`).all() as ChargeRow[];
+export function openCharges(db: Sql): Promise<ChargeRow[]> {
+  return db.query<ChargeRow>(`SELECT * FROM charges WHERE state NOT IN (${finalList}) ORDER BY created`);
 }
 
 /** Records a charge in a state other than `sending`; an existing row moves only from `from`. */
-export function recordState(db: DB, facts: ChargeFacts, to: LedgerState, change: StateChange, from: readonly LedgerState[], now: number): boolean {
-  return db.transaction(() => {
-    const inserted = stmt(
-      db,
+export function recordState(db: Sql, facts: ChargeFacts, to: LedgerState, change: StateChange, from: readonly LedgerState[], now: number): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const inserted = await tx.exec(
       `INSERT INTO charges (id, state, reason, created, amount, currency, email, name, product,
          next_attempt_at, blocked_on_file, state_since, updated_at)
        VALUES (@id, @to, @reason, @created, @amount, @currency, @email, @name, @product,
          @next, @blocked, @now, @now)
        ON CONFLICT (id) DO NOTHING`,
-    ).run({ ...factParams(facts), to, ...changeParams(change), now }).changes;
+      { ...factParams(facts), to, ...changeParams(change), now },
+    );
     if (inserted === 1) return true;
     if (from.length === 0) return false;
     const placeholders = from.map(() => "?").join(", ");
-    const moved = stmt(
-      db,
+    const moved = await tx.exec(
       `UPDATE charges SET state = ?, reason = ?, next_attempt_at = ?, blocked_on_file = ?,
          email = coalesce(?, email), name = coalesce(?, name), product = coalesce(?, product),
          lease_owner = NULL, lease_until = NULL,
@@ -85,13 +83,14 @@ export function recordState(db: DB, facts: ChargeFacts, to: LedgerState, change:
          alerted = CASE WHEN ? IN (${stuckList}) THEN alerted ELSE 0 END,
          state_since = CASE WHEN state = ? THEN state_since ELSE ? END, updated_at = ?
        WHERE id = ? AND state IN (${placeholders})`,
-    ).run(
-      to, change.reason ?? null, change.nextAttemptAt ?? null, change.blockedOnFile ?? null,
-      facts.email ?? null, facts.name ?? null, facts.product ?? null,
-      to, to, now, now, facts.id, ...from,
-    ).changes;
+      [
+        to, change.reason ?? null, change.nextAttemptAt ?? null, change.blockedOnFile ?? null,
+        facts.email ?? null, facts.name ?? null, facts.product ?? null,
+        to, to, now, now, facts.id, ...from,
+      ],
+    );
     return moved === 1;
-  })();
+  });
 }
 
 function factParams(f: ChargeFacts) {
@@ -105,9 +104,10 @@ function changeParams(c: StateChange) {
   return { reason: c.reason ?? null, next: c.nextAttemptAt ?? null, blocked: c.blockedOnFile ?? null };
 }
 
-export function appendAttempt(db: DB, chargeId: string, at: number, outcome: string, extra: { emailId?: string | null; error?: string | null; note?: string | null } = {}): void {
-  stmt(db, "INSERT INTO attempts (charge_id, at, outcome, email_id, error, note) VALUES (?, ?, ?, ?, ?, ?)")
-    .run(chargeId, at, outcome, extra.emailId ?? null, extra.error ?? null, extra.note ?? null);
+export async function appendAttempt(db: Sql, chargeId: string, at: number, outcome: string, extra: { emailId?: string | null; error?: string | null; note?: string | null } = {}): Promise<void> {
+  await db.exec("INSERT INTO attempts (charge_id, at, outcome, email_id, error, note) VALUES (?, ?, ?, ?, ?, ?)", [
+    chargeId, at, outcome, extra.emailId ?? null, extra.error ?? null, extra.note ?? null,
+  ]);
 }
 
 export interface AttemptRow {
@@ -118,8 +118,8 @@ export interface AttemptRow {
   note: string | null;
 }
 
-export function attemptsOf(db: DB, chargeId: string): AttemptRow[] {
-  return stmt(db, "SELECT at, outcome, email_id, error, note FROM attempts WHERE charge_id = ? ORDER BY id").all(chargeId) as AttemptRow[];
+export function attemptsOf(db: Sql, chargeId: string): Promise<AttemptRow[]> {
+  return db.query<AttemptRow>("SELECT at, outcome, email_id, error, note FROM attempts WHERE charge_id = ? ORDER BY id", [chargeId]);
 }
 
 /**
@@ -129,10 +129,9 @@ export function attemptsOf(db: DB, chargeId: string): AttemptRow[] {
  * has chosen to send again, so past that window the claim sends instead of returning the charge
  * straight to review (the alert that names `retry` says it may be a second email).
  */
-export function requeue(db: DB, id: string, note: string, now: number): boolean {
-  return db.transaction(() => {
-    const moved = stmt(
-      db,
+export function requeue(db: Sql, id: string, note: string, now: number): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const moved = await tx.exec(
       `UPDATE charges SET state = '${STATE.retrying}', reason = 'retry requested by the operator',
          next_attempt_at = ?, failed_sends = 0, blocked_on_file = NULL, alerted = 0, outcome_unknown = 0,
          -- A payload no send could have used is dropped, so the retry renders afresh.
@@ -140,38 +139,40 @@ export function requeue(db: DB, id: string, note: string, now: number): boolean 
          first_sent_at = CASE WHEN outcome_unknown = 1 THEN first_sent_at ELSE NULL END,
          state_since = ?, updated_at = ?
        WHERE id = ? AND state IN ('${STATE.needsReview}', '${STATE.retrying}')`,
-    ).run(now, now, now, id).changes;
-    if (moved === 1) appendAttempt(db, id, now, OUTCOME.retryRequested, { note });
+      [now, now, now, id],
+    );
+    if (moved === 1) await appendAttempt(tx, id, now, OUTCOME.retryRequested, { note });
     return moved === 1;
-  })();
+  });
 }
 
 /** Operator's `resolve`: delivered by hand; no pass will send it. */
-export function resolveByHand(db: DB, id: string, note: string, now: number): boolean {
-  return db.transaction(() => {
-    const moved = stmt(
-      db,
+export function resolveByHand(db: Sql, id: string, note: string, now: number): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const moved = await tx.exec(
       `UPDATE charges SET state = '${STATE.resolved}', reason = ?, next_attempt_at = NULL,
          lease_owner = NULL, lease_until = NULL, alerted = 0, state_since = ?, updated_at = ?
        WHERE id = ? AND state NOT IN ('${STATE.delivered}', '${STATE.resolved}')`,
-    ).run(note, now, now, id).changes;
-    if (moved === 1) appendAttempt(db, id, now, OUTCOME.resolved, { note });
+      [note, now, now, id],
+    );
+    if (moved === 1) await appendAttempt(tx, id, now, OUTCOME.resolved, { note });
     return moved === 1;
-  })();
+  });
 }
 
 /** Stuck rows that no alert has named yet. */
-export function unalertedStuck(db: DB, sendingBefore: number): ChargeRow[] {
-  return stmt(
-    db,
+export function unalertedStuck(db: Sql, sendingBefore: number): Promise<ChargeRow[]> {
+  return db.query<ChargeRow>(
     // The NOT IN term repeats the charges_open index's WHERE, so SQLite walks that index instead
     // of the whole history on every pass (31 ms at 100k rows, 0.1 ms with it: bench/RESULTS.md).
     `SELECT * FROM charges WHERE state NOT IN (${finalList}) AND alerted = 0 AND (state IN ('${STATE.retrying}', '${STATE.needsReview}')
        OR (state = '${STATE.sending}' AND state_since < ?)) ORDER BY created`,
-  ).all(sendingBefore) as ChargeRow[];
+    [sendingBefore],
+  );
 }
 
-export function markAlerted(db: DB, ids: readonly string[]): void {
-  const mark = stmt(db, "UPDATE charges SET alerted = 1 WHERE id = ?");
-  db.transaction(() => ids.forEach((id) => mark.run(id)))();
+export function markAlerted(db: Sql, ids: readonly string[]): Promise<void> {
+  return db.transaction(async (tx) => {
+    for (const id of ids) await tx.exec("UPDATE charges SET alerted = 1 WHERE id = ?", [id]);
+  });
 }

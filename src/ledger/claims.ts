@@ -1,7 +1,6 @@
 import { LedgerState, OUTCOME, STATE } from "../states";
 import { appendAttempt, ChargeFacts, ChargeRow, getCharge } from "./charges";
-import type { DB } from "./sqlite/open";
-import { stmt } from "./sqlite/statements";
+import type { Sql } from "./sql";
 
 /** A claim is a lease: if its holder dies, a later pass may take the charge over. */
 export const LEASE_MS = 5 * 60_000;
@@ -19,23 +18,23 @@ export type ClaimResult =
  * Atomically makes this process the only sender of a charge. The payload stored with the first
  * claim is the one every later send reuses, so Resend sees a byte-identical repeat.
  */
-export function claim(db: DB, facts: ChargeFacts, owner: string, payload: string, now: number): ClaimResult {
-  return db.transaction((): ClaimResult => {
-    const inserted = stmt(
-      db,
+export function claim(db: Sql, facts: ChargeFacts, owner: string, payload: string, now: number): Promise<ClaimResult> {
+  return db.transaction(async (tx): Promise<ClaimResult> => {
+    const inserted = await tx.exec(
       `INSERT INTO charges (id, state, created, amount, currency, email, name, product,
          lease_owner, lease_until, first_sent_at, payload, state_since, updated_at)
        VALUES (@id, '${STATE.sending}', @created, @amount, @currency, @email, @name, @product,
          @owner, @until, @now, @payload, @now, @now)
        ON CONFLICT (id) DO NOTHING`,
-    ).run({
-      id: facts.id, created: facts.created, amount: facts.amount, currency: facts.currency,
-      email: facts.email ?? null, name: facts.name ?? null, product: facts.product ?? null,
-      owner, until: now + LEASE_MS, now, payload,
-    }).changes;
+      {
+        id: facts.id, created: facts.created, amount: facts.amount, currency: facts.currency,
+        email: facts.email ?? null, name: facts.name ?? null, product: facts.product ?? null,
+        owner, until: now + LEASE_MS, now, payload,
+      },
+    );
     if (inserted === 1) return { kind: "claimed", payload, retake: false };
 
-    const row = getCharge(db, facts.id) as ChargeRow;
+    const row = (await getCharge(tx, facts.id)) as ChargeRow;
     const leaseExpired = row.state === STATE.sending && (row.lease_until ?? 0) < now;
     const due = row.state === STATE.retrying && (row.next_attempt_at ?? 0) <= now;
     if (!(row.state === STATE.awaitingPayment || due || leaseExpired)) return { kind: "not_claimable", row };
@@ -43,7 +42,7 @@ export function claim(db: DB, facts: ChargeFacts, owner: string, payload: string
     let unknown = row.outcome_unknown === 1;
     if (leaseExpired) {
       // The holder died between claim and commit: the email may or may not have gone.
-      appendAttempt(db, row.id, now, OUTCOME.unknown, { error: "the process sending it stopped before recording the outcome (lease expired)" });
+      await appendAttempt(tx, row.id, now, OUTCOME.unknown, { error: "the process sending it stopped before recording the outcome (lease expired)" });
       unknown = true;
     }
     let stored = row.payload;
@@ -51,46 +50,46 @@ export function claim(db: DB, facts: ChargeFacts, owner: string, payload: string
     if (stored !== null && firstSentAt !== null && now - firstSentAt >= IDEMPOTENCY_WINDOW_MS) {
       if (unknown) {
         // Resend has forgotten the key: a re-send could be a second email. A human decides.
-        stmt(
-          db,
+        await tx.exec(
           `UPDATE charges SET state = '${STATE.needsReview}', reason = ?, lease_owner = NULL, lease_until = NULL,
              outcome_unknown = 1, attempts = attempts + ?, state_since = ?, updated_at = ? WHERE id = ?`,
-        ).run(`${UNKNOWN_OUTCOME_REASON}: the first try is older than Resend's 24 h idempotency window`, leaseExpired ? 1 : 0, now, now, row.id);
+          [`${UNKNOWN_OUTCOME_REASON}: the first try is older than Resend's 24 h idempotency window`, leaseExpired ? 1 : 0, now, now, row.id],
+        );
         return { kind: "outcome_unknown" };
       }
       // Every earlier try failed for certain, so a fresh send cannot be a duplicate.
       stored = null;
       firstSentAt = null;
     }
-    stmt(
-      db,
+    await tx.exec(
       `UPDATE charges SET state = '${STATE.sending}', reason = NULL, lease_owner = @owner, lease_until = @until,
          payload = @payload, first_sent_at = @first, outcome_unknown = @unknown,
          attempts = attempts + @retook, failed_sends = failed_sends + @retook,
          email = coalesce(@email, email), name = coalesce(@name, name), product = coalesce(@product, product),
          blocked_on_file = NULL, state_since = @now, updated_at = @now
        WHERE id = @id`,
-    ).run({
-      id: row.id, owner, until: now + LEASE_MS, payload: stored ?? payload, first: firstSentAt ?? now,
-      unknown: unknown ? 1 : 0, retook: leaseExpired ? 1 : 0,
-      email: facts.email ?? null, name: facts.name ?? null, product: facts.product ?? null, now,
-    });
+      {
+        id: row.id, owner, until: now + LEASE_MS, payload: stored ?? payload, first: firstSentAt ?? now,
+        unknown: unknown ? 1 : 0, retook: leaseExpired ? 1 : 0,
+        email: facts.email ?? null, name: facts.name ?? null, product: facts.product ?? null, now,
+      },
+    );
     return { kind: "claimed", payload: stored ?? payload, retake: leaseExpired };
-  })();
+  });
 }
 
 /** Only a confirmed send gets here: Resend returned an email id. */
-export function commitDelivered(db: DB, id: string, emailId: string, now: number): void {
-  db.transaction(() => {
-    stmt(
-      db,
+export function commitDelivered(db: Sql, id: string, emailId: string, now: number): Promise<void> {
+  return db.transaction(async (tx) => {
+    await tx.exec(
       `UPDATE charges SET state = '${STATE.delivered}', email_id = ?, reason = NULL, attempts = attempts + 1,
          next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL, blocked_on_file = NULL, alerted = 0,
          state_since = ?, updated_at = ?
        WHERE id = ? AND state NOT IN ('${STATE.delivered}', '${STATE.resolved}')`,
-    ).run(emailId, now, now, id);
-    appendAttempt(db, id, now, OUTCOME.delivered, { emailId });
-  })();
+      [emailId, now, now, id],
+    );
+    await appendAttempt(tx, id, now, OUTCOME.delivered, { emailId });
+  });
 }
 
 export interface FailedSend {
@@ -104,45 +103,46 @@ export interface FailedSend {
  * delivery. `alerted` is left as it is: a failed retry is the same stuck episode, and the owner
  * was told about it once (resetting it here mailed the owner on every failed retry).
  */
-export function commitFailure(db: DB, id: string, owner: string, failure: FailedSend, now: number): void {
-  db.transaction(() => {
-    stmt(
-      db,
+export function commitFailure(db: Sql, id: string, owner: string, failure: FailedSend, now: number): Promise<void> {
+  return db.transaction(async (tx) => {
+    await tx.exec(
+      // outcome_unknown only ever goes from 0 to 1: once a send may have gone, it stays "may have".
       `UPDATE charges SET state = ?, reason = ?, next_attempt_at = ?, attempts = attempts + 1,
-         failed_sends = failed_sends + 1, outcome_unknown = max(outcome_unknown, ?),
+         failed_sends = failed_sends + 1, outcome_unknown = CASE WHEN ? = 1 THEN 1 ELSE outcome_unknown END,
          lease_owner = NULL, lease_until = NULL, state_since = ?, updated_at = ?
        WHERE id = ? AND state = '${STATE.sending}' AND lease_owner = ?`,
-    ).run(
-      failure.next.state, failure.next.reason, failure.next.state === STATE.retrying ? failure.next.at : null,
-      failure.outcomeUnknown ? 1 : 0, now, now, id, owner,
+      [
+        failure.next.state, failure.next.reason, failure.next.state === STATE.retrying ? failure.next.at : null,
+        failure.outcomeUnknown ? 1 : 0, now, now, id, owner,
+      ],
     );
-    appendAttempt(db, id, now, failure.outcomeUnknown ? OUTCOME.unknown : OUTCOME.failed, { error: failure.error });
-  })();
+    await appendAttempt(tx, id, now, failure.outcomeUnknown ? OUTCOME.unknown : OUTCOME.failed, { error: failure.error });
+  });
 }
 
 /** Gives a claim back without a send (stop requested, or the charge changed): no attempt happened. */
-export function releaseClaim(db: DB, id: string, owner: string, now: number): void {
-  stmt(
-    db,
+export async function releaseClaim(db: Sql, id: string, owner: string, now: number): Promise<void> {
+  await db.exec(
     `UPDATE charges SET state = '${STATE.retrying}', reason = 'claim released before sending', next_attempt_at = ?,
        lease_owner = NULL, lease_until = NULL, updated_at = ?
      WHERE id = ? AND state = '${STATE.sending}' AND lease_owner = ?`,
-  ).run(now, now, id, owner);
+    [now, now, id, owner],
+  );
 }
 
 /**
  * A dead claim on a charge that may no longer be sent (refunded, disputed): it leaves `sending`
  * without a send. Guarded by the lease, so a live holder is never overruled.
  */
-export function abandonExpiredClaim(db: DB, id: string, to: LedgerState, reason: string, now: number): boolean {
-  return db.transaction(() => {
-    const moved = stmt(
-      db,
+export function abandonExpiredClaim(db: Sql, id: string, to: LedgerState, reason: string, now: number): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const moved = await tx.exec(
       `UPDATE charges SET state = ?, reason = ?, lease_owner = NULL, lease_until = NULL, next_attempt_at = NULL,
          outcome_unknown = 1, alerted = 0, state_since = ?, updated_at = ?
        WHERE id = ? AND state = '${STATE.sending}' AND lease_until < ?`,
-    ).run(to, reason, now, now, id, now).changes;
-    if (moved === 1) appendAttempt(db, id, now, OUTCOME.unknown, { error: `the process sending it stopped before recording the outcome; then: ${reason}` });
+      [to, reason, now, now, id, now],
+    );
+    if (moved === 1) await appendAttempt(tx, id, now, OUTCOME.unknown, { error: `the process sending it stopped before recording the outcome; then: ${reason}` });
     return moved === 1;
-  })();
+  });
 }

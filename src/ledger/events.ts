@@ -1,5 +1,4 @@
-import type { DB } from "./sqlite/open";
-import { stmt } from "./sqlite/statements";
+import type { Sql } from "./sql";
 
 export interface EventRow {
   id: string;
@@ -13,16 +12,15 @@ export interface EventRow {
  * Records a webhook event once. Stripe delivers at least once and retries for days: the primary
  * key, not a check-then-write, is what makes a duplicate (even ten at once) a no-op.
  */
-export function recordEvent(db: DB, e: { id: string; type: string; objectId: string | null }, now: number): boolean {
-  return stmt(db, "INSERT INTO events (id, type, object_id, received_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")
-    .run(e.id, e.type, e.objectId, now).changes === 1;
+export async function recordEvent(db: Sql, e: { id: string; type: string; objectId: string | null }, now: number): Promise<boolean> {
+  return (await db.exec("INSERT INTO events (id, type, object_id, received_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", [e.id, e.type, e.objectId, now])) === 1;
 }
 
-export function markEventHandled(db: DB, id: string, now: number): void {
-  stmt(db, "UPDATE events SET handled_at = ? WHERE id = ? AND handled_at IS NULL").run(now, id);
+export async function markEventHandled(db: Sql, id: string, now: number): Promise<void> {
+  await db.exec("UPDATE events SET handled_at = ? WHERE id = ? AND handled_at IS NULL", [now, id]);
 }
 
 /** Events recorded but not finished (the process stopped after answering 200). */
-export function unhandledEvents(db: DB): EventRow[] {
-  return stmt(db, "SELECT * FROM events WHERE handled_at IS NULL ORDER BY received_at").all() as EventRow[];
+export function unhandledEvents(db: Sql): Promise<EventRow[]> {
+  return db.query<EventRow>("SELECT * FROM events WHERE handled_at IS NULL ORDER BY received_at");
 }

@@ -1,8 +1,12 @@
 // The ledger: every charge a pass has seen, its state, and an append-only attempt history.
-// All SQL lives in this folder; callers use these named functions.
-export * from "./charges";
-export * from "./claims";
-export * from "./events";
-export * from "./meta";
-export * from "./sqlite/open";
-export * from "./stuck";
+// Owns: all SQL (operations written once over the `Sql` port in this folder; DDL, migrations and
+// drivers per backend in sqlite/ and postgres/). Callers use the `Ledger` object's named async
+// operations, never the SQL functions behind them. May import: src/*.ts foundations only.
+export type { AttemptRow, ChargeFacts, ChargeRow, StateChange } from "./charges";
+export { IDEMPOTENCY_WINDOW_MS, LEASE_MS, UNKNOWN_OUTCOME_REASON } from "./claims";
+export type { ClaimResult, FailedSend } from "./claims";
+export type { EventRow } from "./events";
+export { Ledger } from "./ledger";
+export type { MetaKey } from "./meta";
+export * from "./open";
+export type { Dialect, Driver, Params, Sql } from "./sql";

@@ -1,5 +1,4 @@
-import type { DB } from "./sqlite/open";
-import { stmt } from "./sqlite/statements";
+import type { Sql } from "./sql";
 
 export type MetaKey =
   | "start_line" // unix seconds; charges created earlier are never delivered
@@ -10,15 +9,15 @@ export type MetaKey =
   | "heartbeat_at" // ms
   | "failure_alerted"; // "1" while a failing streak has been alerted
 
-export function getMeta(db: DB, key: MetaKey): string | undefined {
-  const row = stmt(db, "SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined;
+export async function getMeta(db: Sql, key: MetaKey): Promise<string | undefined> {
+  const row = await db.one<{ value: string }>("SELECT value FROM meta WHERE key = ?", [key]);
   return row?.value;
 }
 
-export function setMeta(db: DB, key: MetaKey, value: string): void {
-  stmt(db, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(key, value);
+export async function setMeta(db: Sql, key: MetaKey, value: string): Promise<void> {
+  await db.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value]);
 }
 
-export function deleteMeta(db: DB, key: MetaKey): void {
-  stmt(db, "DELETE FROM meta WHERE key = ?").run(key);
+export async function deleteMeta(db: Sql, key: MetaKey): Promise<void> {
+  await db.exec("DELETE FROM meta WHERE key = ?", [key]);
 }

@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import { isoMs } from "../duration";
-import { ChargeRow, deleteMeta, getMeta, markAlerted, setMeta, unalertedStuck } from "../ledger";
+import type { ChargeRow } from "../ledger";
 import { lastSuccessAt } from "./pass-record";
 import type { PassDeps } from "./pass-deps";
 import { howToFix } from "./stuck-advice";
@@ -30,7 +30,7 @@ async function sendAlert(deps: PassDeps, subject: string, text: string, key: str
 /** One email listing every charge that became stuck since the last alert. */
 export async function alertNewlyStuck(deps: PassDeps): Promise<number> {
   if (!deps.config.alertTo || !deps.mailer) return 0;
-  const rows = unalertedStuck(deps.db, deps.clock.now() - deps.config.stuckAfterMs);
+  const rows = await deps.ledger.unalertedStuck(deps.clock.now() - deps.config.stuckAfterMs);
   if (rows.length === 0) return 0;
   const ids = rows.map((r) => r.id);
   // state_since is in the key: a charge stuck again after a fix must make a new email, which a
@@ -45,22 +45,22 @@ export async function alertNewlyStuck(deps: PassDeps): Promise<number> {
     "paidup status   lists everything that is stuck.",
   ].join("\n");
   const sent = await sendAlert(deps, `[paidup] ${rows.length} charge(s) stuck`, text, key);
-  if (sent) markAlerted(deps.db, ids);
+  if (sent) await deps.ledger.markAlerted(ids);
   return sent ? rows.length : 0;
 }
 
 /** Passes failing for longer than staleAfter: one alert per failing streak. */
 export async function alertFailingPasses(deps: PassDeps, error: string): Promise<void> {
-  const { db, clock, config } = deps;
-  const lastOk = lastSuccessAt(db);
+  const { ledger, clock, config } = deps;
+  const lastOk = await lastSuccessAt(ledger);
   if (lastOk !== null && clock.now() - lastOk <= config.staleAfterMs) return;
-  if (getMeta(db, "failure_alerted") === "1") return;
+  if ((await ledger.getMeta("failure_alerted")) === "1") return;
   const since = lastOk === null ? "no pass has ever succeeded" : `the last successful pass finished ${isoMs(lastOk)}`;
   const text = `paidup passes are failing and ${since}.\n\nLast error: ${error}\n\nUntil this is fixed, paid charges are not being delivered.\nRun: paidup status   and   paidup check`;
   const key = `paidup-alert-failing-${lastOk ?? 0}`;
-  if (await sendAlert(deps, "[paidup] passes are failing", text, key)) setMeta(db, "failure_alerted", "1");
+  if (await sendAlert(deps, "[paidup] passes are failing", text, key)) await ledger.setMeta("failure_alerted", "1");
 }
 
-export function clearFailureAlert(deps: PassDeps): void {
-  deleteMeta(deps.db, "failure_alerted");
+export function clearFailureAlert(deps: PassDeps): Promise<void> {
+  return deps.ledger.deleteMeta("failure_alerted");
 }

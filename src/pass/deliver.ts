@@ -2,9 +2,7 @@ import type Stripe from "stripe";
 import { findProduct, once } from "../delivery/catalog";
 import { UsageError } from "../errors";
 import { judge, REJUDGEABLE } from "./eligibility";
-import {
-  abandonExpiredClaim, ChargeFacts, ChargeRow, claim, commitDelivered, commitFailure, FailedSend, getCharge, recordState, UNKNOWN_OUTCOME_REASON,
-} from "../ledger";
+import { ChargeFacts, ChargeRow, FailedSend, UNKNOWN_OUTCOME_REASON } from "../ledger";
 import { idempotencyKey } from "../delivery/mailer";
 import type { PassDeps } from "./pass-deps";
 import { buildPayload, checkAttachments, ProductFileError, StoredPayload, toSendable } from "../delivery/payload";
@@ -38,8 +36,8 @@ function left(state: LedgerState, reason: string | null): ChargeOutcome {
  * judge → match → claim (transaction) → send (outside any transaction) → commit (transaction).
  */
 export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, startLine: number, dryRun = false): Promise<ChargeOutcome> {
-  const { db, clock } = deps;
-  const row = getCharge(db, charge.id);
+  const { ledger, clock } = deps;
+  const row = await ledger.getCharge(charge.id);
   if (row?.state === STATE.delivered || row?.state === STATE.resolved) return { kind: "already_delivered" };
   if (row?.state === STATE.skipped) return left(STATE.skipped, row.reason);
 
@@ -47,10 +45,10 @@ export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, start
   if (verdict.kind !== "eligible") {
     if (row?.state === STATE.sending) {
       // A claim whose holder died, on a charge refunded meanwhile: not re-sent.
-      if (dryRun || !abandonExpiredClaim(db, charge.id, verdict.state, verdict.reason, clock.now())) return { kind: "busy" };
+      if (dryRun || !(await ledger.abandonExpiredClaim(charge.id, verdict.state, verdict.reason, clock.now()))) return { kind: "busy" };
       return left(verdict.state, verdict.reason);
     }
-    if (!dryRun) recordState(db, factsOf(charge), verdict.state, { reason: verdict.reason }, REJUDGEABLE, clock.now());
+    if (!dryRun) await ledger.recordState(factsOf(charge), verdict.state, { reason: verdict.reason }, REJUDGEABLE, clock.now());
     return left(verdict.state, verdict.reason);
   }
   const now = clock.now();
@@ -66,12 +64,12 @@ export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, start
 
   if (row?.state === STATE.needsReview) {
     // The operator staged the missing file: back in line, once.
-    recordState(db, prepared.facts, STATE.retrying, { reason: "product file now present", nextAttemptAt: now }, [STATE.needsReview], now);
+    await ledger.recordState(prepared.facts, STATE.retrying, { reason: "product file now present", nextAttemptAt: now }, [STATE.needsReview], now);
   }
   await deps.mailer.waitTurn(deps.signal);
   if (deps.signal?.aborted) return { kind: "stopped" };
 
-  const claimed = claim(db, prepared.facts, deps.owner, JSON.stringify(prepared.payload), clock.now());
+  const claimed = await ledger.claim(prepared.facts, deps.owner, JSON.stringify(prepared.payload), clock.now());
   if (claimed.kind === "outcome_unknown") return left(STATE.needsReview, UNKNOWN_OUTCOME_REASON);
   if (claimed.kind === "not_claimable") {
     // Another process got there between our read and our claim: its outcome stands.
@@ -88,12 +86,12 @@ export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, start
     result = { ok: false, retryable: false, outcomeUnknown: false, reason: err.message };
   }
   if (result.ok) {
-    commitDelivered(db, charge.id, result.emailId, clock.now());
+    await ledger.commitDelivered(charge.id, result.emailId, clock.now());
     deps.log.info("delivered", { charge: charge.id, emailId: result.emailId });
     return { kind: "delivered", emailId: result.emailId };
   }
-  const failure = nextAfterFailure(deps, charge.id, result);
-  commitFailure(db, charge.id, deps.owner, failure, clock.now());
+  const failure = await nextAfterFailure(deps, charge.id, result);
+  await ledger.commitFailure(charge.id, deps.owner, failure, clock.now());
   deps.log.warn("send failed", { charge: charge.id, error: result.reason, next: failure.next.state });
   if (result.keyRejected) throw new UsageError(result.reason, "fix RESEND_API_KEY; the charge was put back in line");
   return left(failure.next.state, failure.next.reason);
@@ -109,8 +107,8 @@ async function prepare(deps: PassDeps, charge: Stripe.Charge, dryRun: boolean): 
   const product = await findProduct(config.products, charge, checkout);
   const recipient = await findRecipient(charge, stripe, checkout);
   const facts: ChargeFacts = { ...factsOf(charge), email: recipient.email, name: recipient.name, product: product?.key ?? null };
-  const review = (reason: string, blockedOnFile?: string): Prepared => {
-    if (!dryRun) recordState(deps.db, facts, STATE.needsReview, { reason, blockedOnFile }, [STATE.awaitingPayment, STATE.retrying, STATE.needsReview], deps.clock.now());
+  const review = async (reason: string, blockedOnFile?: string): Promise<Prepared> => {
+    if (!dryRun) await deps.ledger.recordState(facts, STATE.needsReview, { reason, blockedOnFile }, [STATE.awaitingPayment, STATE.retrying, STATE.needsReview], deps.clock.now());
     return { state: STATE.needsReview, outcome: left(STATE.needsReview, reason) };
   };
   if (!product) return review(NO_PRODUCT);
@@ -141,9 +139,9 @@ function fileNowReady(row: ChargeRow): boolean {
   }
 }
 
-function nextAfterFailure(deps: PassDeps, chargeId: string, result: Extract<SendResult, { ok: false }>): FailedSend {
+async function nextAfterFailure(deps: PassDeps, chargeId: string, result: Extract<SendResult, { ok: false }>): Promise<FailedSend> {
   const { retry } = deps.config;
-  const failedBefore = getCharge(deps.db, chargeId)?.failed_sends ?? 0;
+  const failedBefore = (await deps.ledger.getCharge(chargeId))?.failed_sends ?? 0;
   const base = { error: result.reason, outcomeUnknown: result.outcomeUnknown };
   if (!result.retryable) return { ...base, next: { state: STATE.needsReview, reason: result.reason } };
   if (failedBefore + 1 >= retry.maxAttempts) {

@@ -1,13 +1,13 @@
 import type { Clock } from "../clock";
 import type { Config } from "../config";
-import type { DB } from "../ledger";
+import type { Ledger } from "../ledger";
 import type { Logger } from "../log";
 import type { Mailer } from "../delivery/mailer";
 import type { StripeSource } from "../stripe/stripe-source";
 
 /** What one pass (or one webhook delivery) works with. Everything with side effects is injected. */
 export interface PassDeps {
-  db: DB;
+  ledger: Ledger;
   stripe: StripeSource;
   /** null under --dry-run: nothing may be sent. */
   mailer: Mailer | null;

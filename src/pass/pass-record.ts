@@ -1,5 +1,5 @@
 import { isoMs } from "../duration";
-import { DB, getMeta, setMeta } from "../ledger";
+import type { Ledger } from "../ledger";
 import type { PassCounts } from "./reconcile";
 
 /** The health of the last pass, as `status` and `/healthz` report it. */
@@ -11,21 +11,21 @@ export interface PassRecord {
   counts?: PassCounts;
 }
 
-export function recordPass(db: DB, record: PassRecord): void {
-  db.transaction(() => {
-    setMeta(db, "last_pass", JSON.stringify(record));
-    setMeta(db, "heartbeat_at", String(record.finishedAt));
-    if (record.ok) setMeta(db, "last_success_at", String(record.finishedAt));
-  })();
+export function recordPass(ledger: Ledger, record: PassRecord): Promise<void> {
+  return ledger.transaction(async (tx) => {
+    await tx.setMeta("last_pass", JSON.stringify(record));
+    await tx.setMeta("heartbeat_at", String(record.finishedAt));
+    if (record.ok) await tx.setMeta("last_success_at", String(record.finishedAt));
+  });
 }
 
-export function lastPass(db: DB): PassRecord | null {
-  const raw = getMeta(db, "last_pass");
+export async function lastPass(ledger: Ledger): Promise<PassRecord | null> {
+  const raw = await ledger.getMeta("last_pass");
   return raw ? (JSON.parse(raw) as PassRecord) : null;
 }
 
-export function lastSuccessAt(db: DB): number | null {
-  const raw = getMeta(db, "last_success_at");
+export async function lastSuccessAt(ledger: Ledger): Promise<number | null> {
+  const raw = await ledger.getMeta("last_success_at");
   return raw ? Number(raw) : null;
 }
 
@@ -35,10 +35,10 @@ export interface PassHealth {
 }
 
 /** Stale: no successful pass for longer than staleAfter. Before any pass, not healthy either. */
-export function passHealth(db: DB, staleAfterMs: number, now: number): PassHealth {
-  const last = lastPass(db);
+export async function passHealth(ledger: Ledger, staleAfterMs: number, now: number): Promise<PassHealth> {
+  const last = await lastPass(ledger);
   if (!last) return { ok: false, lastPass: null };
-  const success = lastSuccessAt(db);
+  const success = await lastSuccessAt(ledger);
   const stale = success === null || now - success > staleAfterMs;
   return { ok: last.ok && !stale, lastPass: { finishedAt: isoMs(last.finishedAt), ok: last.ok, stale } };
 }

@@ -1,7 +1,7 @@
 import type Stripe from "stripe";
 import { ChargeOutcome, deliverCharge } from "./deliver";
 import { isoSeconds } from "../duration";
-import { asLedgerError, ChargeRow, getCharge, getMeta, openCharges, setMeta } from "../ledger";
+import type { ChargeRow } from "../ledger";
 import type { PassDeps } from "./pass-deps";
 import { StuckEntry, stuckEntry } from "./report";
 import { STATE } from "../states";
@@ -58,29 +58,29 @@ export async function reconcileOnce(deps: PassDeps, opts: PassOptions = {}): Pro
   } catch (err) {
     // A ledger locked past busy_timeout (or gone bad) mid-pass is exit 3 with a reason, not an
     // "unexpected failure" stack: nothing unconfirmed was committed, the next pass picks up.
-    throw asLedgerError(err, deps.db.name);
+    throw deps.ledger.asLedgerError(err);
   }
 }
 
 async function walk(deps: PassDeps, opts: PassOptions): Promise<PassReport> {
-  const { db, clock } = deps;
+  const { ledger, clock } = deps;
   const startedAt = clock.now();
   const passStart = Math.floor(startedAt / 1000);
-  const startLine = Number(getMeta(db, "start_line"));
-  const watermark = Number(getMeta(db, "watermark") ?? startLine);
+  const startLine = Number(await ledger.getMeta("start_line"));
+  const watermark = Number((await ledger.getMeta("watermark")) ?? startLine);
   const listFrom = Math.max(startLine, opts.since ?? watermark - LISTING_OVERLAP_S);
   const report: PassReport = { counts: emptyCounts(), undelivered: [], plan: [], complete: false, startedAt, finishedAt: startedAt };
   const stopped = () => deps.signal?.aborted === true;
 
   const take = async (charge: Stripe.Charge) => {
     const outcome = await deliverCharge(deps, charge, startLine, opts.dryRun);
-    tally(deps, report, charge, outcome, opts.dryRun === true);
+    await tally(deps, report, charge, outcome, opts.dryRun === true);
     opts.onProgress?.(report.counts);
   };
 
   // Charges older than the listing window that still need a look: pending debits, due
   // retries, dead claims, a product file the operator has since staged.
-  for (const row of openCharges(db)) {
+  for (const row of await ledger.openCharges()) {
     if (stopped()) break;
     if (row.created >= listFrom || !needsFreshLook(row, clock.now())) continue;
     const charge = await deps.stripe.retrieveCharge(row.id);
@@ -97,7 +97,7 @@ async function walk(deps: PassDeps, opts: PassOptions): Promise<PassReport> {
   }
   report.complete = walked && !stopped();
   // The watermark moves only after the whole window was walked: every charge below it has a row.
-  if (report.complete && !opts.dryRun && passStart > watermark) setMeta(db, "watermark", String(passStart));
+  if (report.complete && !opts.dryRun && passStart > watermark) await ledger.setMeta("watermark", String(passStart));
   report.finishedAt = clock.now();
   return report;
 }
@@ -117,7 +117,7 @@ function needsFreshLook(row: ChargeRow, now: number): boolean {
   }
 }
 
-function tally(deps: PassDeps, report: PassReport, charge: Stripe.Charge, outcome: ChargeOutcome, dryRun: boolean): void {
+async function tally(deps: PassDeps, report: PassReport, charge: Stripe.Charge, outcome: ChargeOutcome, dryRun: boolean): Promise<void> {
   const c = report.counts;
   c.seen++;
   switch (outcome.kind) {
@@ -145,7 +145,7 @@ function tally(deps: PassDeps, report: PassReport, charge: Stripe.Charge, outcom
   else if (state === STATE.needsReview) c.needsReview++;
   if (dryRun && state !== STATE.skipped) report.plan.push({ charge: charge.id, action: `would leave it ${state}: ${reason ?? ""}` });
   if (state !== STATE.retrying && state !== STATE.needsReview) return;
-  const row = getCharge(deps.db, charge.id);
+  const row = await deps.ledger.getCharge(charge.id);
   report.undelivered.push(
     row && !dryRun
       ? stuckEntry(row)

@@ -17,7 +17,7 @@ export async function runPass(deps: PassDeps, opts: PassOptions = {}): Promise<P
     if (!opts.dryRun) {
       const error = redact(err instanceof Error ? err.message : String(err));
       try {
-        recordPass(deps.db, { startedAt, finishedAt: deps.clock.now(), ok: false, error });
+        await recordPass(deps.ledger, { startedAt, finishedAt: deps.clock.now(), ok: false, error });
       } catch (recordErr) {
         // A locked ledger cannot take the record either: report the pass's own failure, not this one.
         deps.log.error("could not record the failed pass", { error: redact(String(recordErr)) });
@@ -28,8 +28,8 @@ export async function runPass(deps: PassDeps, opts: PassOptions = {}): Promise<P
   }
   deps.log.info(`pass ${report.complete ? "finished" : "stopped early"}`, { ...report.counts, ms: report.finishedAt - startedAt });
   if (!opts.dryRun) {
-    recordPass(deps.db, { startedAt, finishedAt: report.finishedAt, ok: true, counts: report.counts });
-    clearFailureAlert(deps);
+    await recordPass(deps.ledger, { startedAt, finishedAt: report.finishedAt, ok: true, counts: report.counts });
+    await clearFailureAlert(deps);
     await alertNewlyStuck(deps);
   }
   return report;

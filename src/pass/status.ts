@@ -1,6 +1,6 @@
 import type { Config } from "../config";
 import { judge } from "./eligibility";
-import { DB, getMeta, getState, stuckCharges } from "../ledger";
+import type { Ledger } from "../ledger";
 import { passHealth, PassHealth } from "./pass-record";
 import { missingEntry, StuckEntry, stuckEntry } from "./report";
 import type { StripeSource } from "../stripe/stripe-source";
@@ -21,26 +21,26 @@ export interface StatusReport {
 }
 
 /** Everything stuck, and the health of the last pass. Reads only; `stripe` null = --offline. */
-export async function collectStatus(db: DB, stripe: StripeSource | null, config: Config, now: number): Promise<StatusReport> {
+export async function collectStatus(ledger: Ledger, stripe: StripeSource | null, config: Config, now: number): Promise<StatusReport> {
   const olderThan = now - config.stuckAfterMs;
-  const stuck = stuckCharges(db, olderThan).map(stuckEntry);
-  if (stripe) stuck.push(...(await missingCharges(db, stripe, olderThan)));
+  const stuck = (await ledger.stuck(olderThan)).map(stuckEntry);
+  if (stripe) stuck.push(...(await missingCharges(ledger, stripe, olderThan)));
   stuck.sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0));
-  const { lastPass } = passHealth(db, config.staleAfterMs, now);
+  const { lastPass } = await passHealth(ledger, config.staleAfterMs, now);
   // A single failed pass is not yet an alarm: staleness (no success for staleAfter) is.
   return { ok: lastPass !== null && !lastPass.stale && stuck.length === 0, lastPass, stuck };
 }
 
 /** Eligible charges in Stripe, older than stuckAfter, that no pass has recorded. */
-async function missingCharges(db: DB, stripe: StripeSource, olderThanMs: number): Promise<StuckEntry[]> {
-  const startLine = Number(getMeta(db, "start_line"));
-  const watermark = Number(getMeta(db, "watermark") ?? startLine);
+async function missingCharges(ledger: Ledger, stripe: StripeSource, olderThanMs: number): Promise<StuckEntry[]> {
+  const startLine = Number(await ledger.getMeta("start_line"));
+  const watermark = Number((await ledger.getMeta("watermark")) ?? startLine);
   const gte = Math.max(startLine, watermark - MISSING_RECHECK_S);
   const lte = Math.floor(olderThanMs / 1000);
   if (lte < gte) return [];
   const missing: StuckEntry[] = [];
   for await (const charge of stripe.listCharges({ gte, lte })) {
-    if (judge(charge, startLine).kind !== "eligible" || getState(db, charge.id) !== undefined) continue;
+    if (judge(charge, startLine).kind !== "eligible" || (await ledger.getState(charge.id)) !== undefined) continue;
     const email = charge.billing_details?.email ?? charge.receipt_email ?? null;
     missing.push(missingEntry({ id: charge.id, amount: charge.amount, currency: charge.currency, created: charge.created, email }));
   }

@@ -2,7 +2,7 @@ import crypto from "node:crypto";
 import path from "node:path";
 import { ManualClock } from "../../src/clock";
 import { loadConfig } from "../../src/config";
-import { ChargeRow, createLedgerFile, DB, getCharge, setMeta } from "../../src/ledger";
+import { ChargeRow, createLedger, Ledger } from "../../src/ledger";
 import type { Logger } from "../../src/log";
 import { Mailer } from "../../src/delivery/mailer";
 import type { PassDeps } from "../../src/pass/pass-deps";
@@ -32,38 +32,38 @@ export interface InProcessOptions {
 export interface InProcess {
   deps: PassDeps;
   clock: ManualClock;
-  db: DB;
+  ledger: Ledger;
   mailer: Mailer;
   /** reconcileOnce: the bare pass. */
   pass(): Promise<PassReport>;
   /** runPass: the pass plus its health record and alerts, as the CLI runs it. */
   runPass(): Promise<PassReport>;
-  row(id: string): ChargeRow | undefined;
-  close(): void;
+  row(id: string): Promise<ChargeRow | undefined>;
+  close(): Promise<void>;
 }
 
-export function inProcess(shop: Shop, opts: InProcessOptions = {}): InProcess {
+export async function inProcess(shop: Shop, opts: InProcessOptions = {}): Promise<InProcess> {
   const nowMs = opts.nowMs ?? Date.now();
   const clock = new ManualClock(nowMs);
   const config = loadConfig(shop.configPath);
   // A fresh ledger per builder, so tests in one file never see each other's rows.
   const dbPath = path.join(shop.dir, "state", `in-process-${crypto.randomBytes(4).toString("hex")}.db`);
-  const { db } = createLedgerFile(dbPath);
+  const { ledger } = await createLedger({ dbPath });
   const startLine = opts.startLine ?? Math.floor(nowMs / 1000) - 3600;
-  setMeta(db, "start_line", String(startLine));
-  setMeta(db, "watermark", String(startLine));
-  setMeta(db, "mode", "test");
+  await ledger.setMeta("start_line", String(startLine));
+  await ledger.setMeta("watermark", String(startLine));
+  await ledger.setMeta("mode", "test");
   const mailer = Mailer.create(RESEND_KEY, clock, opts.maxPerSecond ?? config.resend.maxPerSecond, shop.resend.url, opts.resendTimeoutMs);
   const deps: PassDeps = {
-    db, clock, config, log: quiet, mailer,
+    ledger, clock, config, log: quiet, mailer,
     stripe: new StripeSource(stripeClient(STRIPE_KEY, shop.stripe.url), clock),
     owner: `test:${process.pid}:${crypto.randomBytes(3).toString("hex")}`,
   };
   return {
-    deps, clock, db, mailer,
+    deps, clock, ledger, mailer,
     pass: () => reconcileOnce(deps),
     runPass: () => runPass(deps),
-    row: (id) => getCharge(db, id),
-    close: () => db.close(),
+    row: (id) => ledger.getCharge(id),
+    close: () => ledger.close(),
   };
 }

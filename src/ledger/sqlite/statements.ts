@@ -1,5 +1,5 @@
 import type { Statement } from "better-sqlite3";
-import type { DB } from "./open";
+import type { Database as DB } from "better-sqlite3";
 
 // Statements are prepared once per connection: a pass over 100,000 delivered charges
 // must not re-parse SQL for each one.

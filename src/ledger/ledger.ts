@@ -1,0 +1,87 @@
+import type { LedgerState } from "../states";
+import * as charges from "./charges";
+import type { AttemptRow, ChargeFacts, ChargeRow, StateChange } from "./charges";
+import * as claims from "./claims";
+import type { ClaimResult, FailedSend } from "./claims";
+import * as events from "./events";
+import type { EventRow } from "./events";
+import * as meta from "./meta";
+import type { MetaKey } from "./meta";
+import type { Driver, Sql } from "./sql";
+import { stuckCharges } from "./stuck";
+
+/**
+ * The ledger as the rest of paidup sees it, in the manner of pg-boss's manager: a small set of
+ * named async operations. Each is written once (./charges, ./claims, ./events, ./meta, ./stuck)
+ * over the `Sql` port, so SQLite and PostgreSQL run the same statements.
+ *
+ * Inside `transaction(fn)`, `fn` gets a Ledger bound to that transaction: use it, not the outer
+ * one (which waits for the transaction to end). Operations that need several statements open
+ * their own transaction, or join the caller's.
+ */
+export class Ledger {
+  constructor(
+    private readonly driver: Driver,
+    private readonly sql: Sql = driver,
+  ) {}
+
+  get dialect(): Driver["dialect"] {
+    return this.driver.dialect;
+  }
+
+  /** Where the ledger lives, for messages: a path, or a URL without its password. */
+  get where(): string {
+    return this.driver.where;
+  }
+
+  transaction<T>(fn: (tx: Ledger) => Promise<T>): Promise<T> {
+    return this.sql.transaction((tx) => fn(tx === this.sql ? this : new Ledger(this.driver, tx)));
+  }
+
+  asLedgerError(err: unknown): Error {
+    return this.driver.asLedgerError(err);
+  }
+
+  probeWrite(): Promise<void> {
+    return this.driver.probeWrite();
+  }
+
+  schemaVersion(): Promise<number> {
+    return this.driver.schemaVersion();
+  }
+
+  close(): Promise<void> {
+    return this.driver.close();
+  }
+
+  // Charges
+  getCharge = (id: string): Promise<ChargeRow | undefined> => charges.getCharge(this.sql, id);
+  getState = (id: string): Promise<LedgerState | undefined> => charges.getState(this.sql, id);
+  openCharges = (): Promise<ChargeRow[]> => charges.openCharges(this.sql);
+  recordState = (facts: ChargeFacts, to: LedgerState, change: StateChange, from: readonly LedgerState[], now: number): Promise<boolean> =>
+    charges.recordState(this.sql, facts, to, change, from, now);
+  attempts = (chargeId: string): Promise<AttemptRow[]> => charges.attemptsOf(this.sql, chargeId);
+  requeue = (id: string, note: string, now: number): Promise<boolean> => charges.requeue(this.sql, id, note, now);
+  resolveByHand = (id: string, note: string, now: number): Promise<boolean> => charges.resolveByHand(this.sql, id, note, now);
+  stuck = (sendingBefore: number): Promise<ChargeRow[]> => stuckCharges(this.sql, sendingBefore);
+  unalertedStuck = (sendingBefore: number): Promise<ChargeRow[]> => charges.unalertedStuck(this.sql, sendingBefore);
+  markAlerted = (ids: readonly string[]): Promise<void> => charges.markAlerted(this.sql, ids);
+
+  // Claims: claim → send outside any transaction → commitDelivered / commitFailure
+  claim = (facts: ChargeFacts, owner: string, payload: string, now: number): Promise<ClaimResult> => claims.claim(this.sql, facts, owner, payload, now);
+  commitDelivered = (id: string, emailId: string, now: number): Promise<void> => claims.commitDelivered(this.sql, id, emailId, now);
+  commitFailure = (id: string, owner: string, failure: FailedSend, now: number): Promise<void> => claims.commitFailure(this.sql, id, owner, failure, now);
+  releaseClaim = (id: string, owner: string, now: number): Promise<void> => claims.releaseClaim(this.sql, id, owner, now);
+  abandonExpiredClaim = (id: string, to: LedgerState, reason: string, now: number): Promise<boolean> =>
+    claims.abandonExpiredClaim(this.sql, id, to, reason, now);
+
+  // Webhook events
+  recordEvent = (e: { id: string; type: string; objectId: string | null }, now: number): Promise<boolean> => events.recordEvent(this.sql, e, now);
+  markEventHandled = (id: string, now: number): Promise<void> => events.markEventHandled(this.sql, id, now);
+  unhandledEvents = (): Promise<EventRow[]> => events.unhandledEvents(this.sql);
+
+  // Meta: the start line, the watermark, the last pass
+  getMeta = (key: MetaKey): Promise<string | undefined> => meta.getMeta(this.sql, key);
+  setMeta = (key: MetaKey, value: string): Promise<void> => meta.setMeta(this.sql, key, value);
+  deleteMeta = (key: MetaKey): Promise<void> => meta.deleteMeta(this.sql, key);
+}

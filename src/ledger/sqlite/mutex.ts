@@ -1,0 +1,29 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+
+/**
+ * One better-sqlite3 connection is shared by all the async work of a process (a pool of sends
+ * in flight, webhooks beside a pass). An async transaction spans awaits, so without this lock a
+ * second task's statements would run inside the first one's BEGIN … COMMIT, and be rolled back
+ * with it. Everything that touches the connection takes the lock; a transaction holds it
+ * until COMMIT or ROLLBACK.
+ */
+export class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  private readonly holder = new AsyncLocalStorage<Mutex>();
+
+  async run<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (this.holder.getStore() === this) {
+      // Waiting here would wait for ourselves forever: fail loudly instead of hanging a pass.
+      throw new Error("ledger used through its outer handle inside a transaction; use the transaction's handle");
+    }
+    const before = this.tail;
+    let release!: () => void;
+    this.tail = new Promise<void>((r) => (release = r));
+    await before;
+    try {
+      return await this.holder.run(this, fn);
+    } finally {
+      release();
+    }
+  }
+}

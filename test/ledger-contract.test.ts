@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { after, describe, test } from "node:test";
+import { ChargeFacts, LEASE_MS, Ledger } from "../src/ledger";
+import { STATE } from "../src/states";
+import { backends } from "./helpers/ledgers";
+
+// The ledger's operations, run unchanged against every backend: what the pass relies on must
+// hold whichever database keeps the promises.
+
+const NOW = 1_790_000_000_000;
+let seq = 0;
+const facts = (extra: Partial<ChargeFacts> = {}): ChargeFacts => ({ id: `ch_contract_${++seq}`, created: 1_790_000_000, amount: 4900, currency: "usd", email: "a@example.com", ...extra });
+const failure = (at: number) => ({ error: "Resend server error", outcomeUnknown: false, next: { state: STATE.retrying, at, reason: "Resend server error" } });
+
+for (const backend of backends()) {
+  describe(`the ledger on ${backend.name}`, () => {
+    after(() => backend.cleanup());
+    let ledger: Ledger;
+    const fresh = async () => (ledger = await backend.fresh());
+
+    test("ten claims of one charge at once make exactly one sender", async () => {
+      await fresh();
+      const f = facts();
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => ledger.claim(f, `owner-${i}`, "{}", NOW)));
+      assert.equal(results.filter((r) => r.kind === "claimed").length, 1);
+      const row = await ledger.getCharge(f.id);
+      assert.equal(row?.state, STATE.sending);
+      assert.equal(row?.lease_until, NOW + LEASE_MS);
+    });
+
+    test("a live lease is not claimable, an expired one is retaken with the first payload and an unknown attempt", async () => {
+      await fresh();
+      const f = facts();
+      assert.equal((await ledger.claim(f, "dead", '{"v":1}', NOW)).kind, "claimed");
+      assert.equal((await ledger.claim(f, "other", '{"v":2}', NOW + LEASE_MS - 1)).kind, "not_claimable");
+      const retake = await ledger.claim(f, "other", '{"v":2}', NOW + LEASE_MS + 1);
+      assert.deepEqual(retake, { kind: "claimed", payload: '{"v":1}', retake: true });
+      const row = await ledger.getCharge(f.id);
+      assert.equal(row?.lease_owner, "other");
+      assert.equal(row?.outcome_unknown, 1);
+      assert.deepEqual((await ledger.attempts(f.id)).map((a) => a.outcome), ["unknown"]);
+    });
+
+    test("only the lease holder's failure moves the row; a delivery is never undone by a late loser", async () => {
+      await fresh();
+      const f = facts();
+      await ledger.claim(f, "winner", "{}", NOW);
+      await ledger.commitFailure(f.id, "loser", failure(NOW + 60_000), NOW + 1);
+      assert.equal((await ledger.getCharge(f.id))?.state, STATE.sending);
+      await ledger.commitDelivered(f.id, "em_1", NOW + 2);
+      await ledger.commitFailure(f.id, "winner", failure(NOW + 60_000), NOW + 3);
+      const row = await ledger.getCharge(f.id);
+      assert.equal(row?.state, STATE.delivered);
+      assert.equal(row?.email_id, "em_1");
+    });
+
+    test("a failed send waits for its time, then is claimable again by anyone", async () => {
+      await fresh();
+      const f = facts();
+      await ledger.claim(f, "a", "{}", NOW);
+      await ledger.commitFailure(f.id, "a", failure(NOW + 60_000), NOW + 1);
+      const row = await ledger.getCharge(f.id);
+      assert.equal(row?.state, STATE.retrying);
+      assert.equal(row?.next_attempt_at, NOW + 60_000);
+      assert.equal(row?.failed_sends, 1);
+      assert.equal((await ledger.claim(f, "b", "{}", NOW + 59_999)).kind, "not_claimable");
+      assert.equal((await ledger.claim(f, "b", "{}", NOW + 60_000)).kind, "claimed");
+    });
+
+    test("the database itself refuses delivered without an email id, and edits of the attempt history", async () => {
+      await fresh();
+      const f = facts();
+      await ledger.recordState(f, STATE.retrying, { reason: "x" }, [], NOW);
+      await ledger.requeue(f.id, "note", NOW);
+      await assert.rejects(ledger.transaction((tx) => tx.commitDelivered(f.id, null as unknown as string, NOW)));
+      assert.equal((await ledger.getCharge(f.id))?.state, STATE.retrying, "the failed transaction left nothing behind");
+      assert.equal((await ledger.attempts(f.id)).length, 1);
+    });
+
+    test("recordState inserts once and moves a row only from the states it names", async () => {
+      await fresh();
+      const f = facts();
+      assert.equal(await ledger.recordState(f, STATE.awaitingPayment, {}, [], NOW), true);
+      assert.equal(await ledger.recordState(f, STATE.skipped, { reason: "r" }, [STATE.retrying], NOW), false);
+      assert.equal(await ledger.recordState(f, STATE.skipped, { reason: "refunded" }, [STATE.awaitingPayment], NOW + 5), true);
+      const row = await ledger.getCharge(f.id);
+      assert.equal(row?.state, STATE.skipped);
+      assert.equal(row?.state_since, NOW + 5);
+      assert.equal(await ledger.getState("ch_nope"), undefined);
+    });
+
+    test("stuck lists retrying, needs_review and old sends; alerts are marked once", async () => {
+      await fresh();
+      const a = facts();
+      const b = facts();
+      const c = facts();
+      await ledger.recordState(a, STATE.needsReview, { reason: "no product" }, [], NOW);
+      await ledger.claim(b, "x", "{}", NOW);
+      await ledger.claim(c, "x", "{}", NOW + 10_000);
+      await ledger.commitDelivered(c.id, "em", NOW + 10_001);
+      assert.deepEqual((await ledger.stuck(NOW + 1)).map((r) => r.id), [a.id, b.id]);
+      assert.deepEqual((await ledger.stuck(NOW)).map((r) => r.id), [a.id]);
+      await ledger.markAlerted([a.id]);
+      assert.deepEqual((await ledger.unalertedStuck(NOW + 1)).map((r) => r.id), [b.id]);
+      assert.deepEqual((await ledger.openCharges()).map((r) => r.id).sort(), [a.id, b.id].sort());
+    });
+
+    test("a webhook event is recorded once however many times it arrives", async () => {
+      await fresh();
+      const e = { id: "evt_1", type: "charge.succeeded", objectId: "ch_1" };
+      const fresh10 = await Promise.all(Array.from({ length: 10 }, () => ledger.recordEvent(e, NOW)));
+      assert.equal(fresh10.filter(Boolean).length, 1);
+      assert.equal((await ledger.unhandledEvents()).length, 1);
+      await ledger.markEventHandled("evt_1", NOW + 1);
+      assert.deepEqual(await ledger.unhandledEvents(), []);
+    });
+
+    test("meta values are set, replaced and deleted", async () => {
+      await fresh();
+      assert.equal(await ledger.getMeta("watermark"), undefined);
+      await ledger.setMeta("watermark", "1");
+      await ledger.setMeta("watermark", "2");
+      assert.equal(await ledger.getMeta("watermark"), "2");
+      await ledger.deleteMeta("watermark");
+      assert.equal(await ledger.getMeta("watermark"), undefined);
+    });
+
+    test("two async transactions never interleave, and a failed one leaves nothing behind", async () => {
+      await fresh();
+      const order: string[] = [];
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const first = ledger.transaction(async (tx) => {
+        await tx.setMeta("watermark", "first");
+        order.push("first wrote");
+        await gate;
+        throw new Error("rolled back");
+      });
+      const second = ledger.transaction(async (tx) => {
+        order.push("second started");
+        assert.equal(await tx.getMeta("watermark"), undefined, "the first one's uncommitted write is not seen");
+        await tx.setMeta("watermark", "second");
+      });
+      await new Promise((r) => setImmediate(r));
+      release();
+      await assert.rejects(first, /rolled back/);
+      await second;
+      assert.deepEqual(order, ["first wrote", "second started"]);
+      assert.equal(await ledger.getMeta("watermark"), "second");
+    });
+
+    test("using the outer handle inside a transaction fails at once instead of waiting for itself", async () => {
+      await fresh();
+      await assert.rejects(
+        ledger.transaction(async () => {
+          await ledger.getMeta("watermark");
+        }),
+        /inside a transaction/,
+      );
+    });
+  });
+}
