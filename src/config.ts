@@ -55,9 +55,9 @@ const fileSchema = z
       .strict()
       .default({ maxAttempts: 8, delays: ["1m", "5m", "30m", "2h", "6h"] }),
     resend: z
-      .object({ maxPerSecond: z.number().positive().max(100).default(2) })
+      .object({ maxPerSecond: z.number().positive().max(100).default(5) })
       .strict()
-      .default({ maxPerSecond: 2 }),
+      .default({ maxPerSecond: 5 }),
     products: z.array(productSchema).min(1),
   })
   .strict()

@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import { CreateEmailOptions, Resend } from "resend";
 import type { Clock } from "../clock";
 import { Pacer } from "./pacer";
@@ -8,8 +9,15 @@ import { classifyResendError, retryAfterMs, SendResult } from "./send-result";
 const BASE_TIMEOUT_MS = 30_000;
 /** Large attachments take longer to upload from a small VPS: allow a second per MB. */
 const TIMEOUT_MS_PER_MB = 1000;
-/** 429s are waited out inside the pass (same key, same payload) this many times. */
-const RATE_LIMIT_RETRIES = 6;
+/**
+ * 429s are waited out inside the pass (same key, same payload) for this long in all, well inside
+ * the claim's 5-minute lease: a 429 means "slow down", not "this charge failed".
+ */
+const RATE_LIMIT_PATIENCE_MS = 120_000;
+/** The most sends kept in flight at once, whatever the rate and latency. */
+const MAX_IN_FLIGHT = 32;
+/** Weight of the newest answer in the running latency estimate. */
+const LATENCY_WEIGHT = 0.2;
 
 export function idempotencyKey(chargeId: string): string {
   return `paidup-${chargeId}`;
@@ -19,6 +27,10 @@ export function idempotencyKey(chargeId: string): string {
 export class Mailer {
   readonly pacer: Pacer;
   requests = 0;
+  /** Running estimate of how long Resend takes to answer a send (ms). */
+  private latencyMs: number | null = null;
+  /** Until then Resend's daily or monthly quota is used up: sends are refused without a request. */
+  private quota: { until: number; result: SendResult } | null = null;
 
   constructor(private readonly resend: Resend, private readonly clock: Clock, maxPerSecond: number, private readonly baseTimeoutMs = BASE_TIMEOUT_MS) {
     this.pacer = new Pacer(clock, maxPerSecond);
@@ -37,27 +49,45 @@ export class Mailer {
     return this.pacer.turn(signal);
   }
 
+  /**
+   * Sends worth keeping in flight at once (Little's law): the allowed rate × how long Resend
+   * takes to answer, plus one being claimed and one waiting for its turn, so the pacer never
+   * waits for work. Before the first answer: two.
+   */
+  get inFlightTarget(): number {
+    const sending = Math.ceil((this.pacer.ratePerSecond * (this.latencyMs ?? 0)) / 1000);
+    return Math.min(MAX_IN_FLIGHT, sending + 2);
+  }
+
   /** One logical send; the caller has already waited its turn for the first request. */
   async send(payload: SendablePayload, key: string): Promise<SendResult> {
+    if (this.quota && this.clock.now() < this.quota.until) return this.quota.result;
     const bytes = (payload.attachments ?? []).reduce((n, a) => n + a.content.length, 0);
     const timeoutMs = this.baseTimeoutMs + Math.ceil(bytes / 1e6) * TIMEOUT_MS_PER_MB;
+    const patientUntil = this.clock.now() + RATE_LIMIT_PATIENCE_MS;
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await this.pacer.turn();
       const response = await this.post(payload, key, timeoutMs);
       this.pacer.observe(response.headers);
       if (response.data?.id) return { ok: true, emailId: response.data.id };
       const result = classifyResendError(response.error ?? { name: "application_error", statusCode: 500, message: "empty answer" }, retryAfterMs(response.headers, this.clock.now()));
+      if (!result.ok && result.quotaExceeded) this.quota = { until: this.clock.now() + (result.retryAfterMs ?? 0), result };
       const rateLimited = !result.ok && response.error?.name === "rate_limit_exceeded";
-      if (!rateLimited || attempt >= RATE_LIMIT_RETRIES) return result;
+      if (!rateLimited || this.clock.now() >= patientUntil) return result;
       // A 429 means Resend did not take the request: waiting and repeating it is safe.
-      this.pacer.pause(result.retryAfterMs ?? 1000);
+      this.pacer.rateLimited(response.headers, result.retryAfterMs);
     }
   }
 
   private async post(payload: SendablePayload, key: string, timeoutMs: number) {
     this.requests++;
+    // Real elapsed time, not the injected clock: it sizes the pool by what the network takes.
+    const started = performance.now();
     try {
-      return await this.resend.emails.send(payload as CreateEmailOptions, { idempotencyKey: key, signal: AbortSignal.timeout(timeoutMs) });
+      const response = await this.resend.emails.send(payload as CreateEmailOptions, { idempotencyKey: key, signal: AbortSignal.timeout(timeoutMs) });
+      const took = performance.now() - started;
+      this.latencyMs = this.latencyMs === null ? took : this.latencyMs + LATENCY_WEIGHT * (took - this.latencyMs);
+      return response;
     } catch (err) {
       // The SDK is documented not to throw; if it ever does, the outcome is unknown, not "failed".
       return { data: null, error: { name: "application_error" as const, statusCode: null, message: redact(String(err)) }, headers: null };

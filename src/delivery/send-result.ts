@@ -12,7 +12,12 @@ export type SendResult =
       keyRejected?: boolean;
       reason: string;
       retryAfterMs?: number;
+      /** Resend's daily or monthly quota: no send can succeed before `retryAfterMs`. */
+      quotaExceeded?: boolean;
     };
+
+/** How long a charge waits after Resend's quota refused it: quotas refill over hours, not seconds. */
+export const QUOTA_RETRY_MS = { daily_quota_exceeded: 3_600_000, monthly_quota_exceeded: 6 * 3_600_000 } as const;
 
 export interface ResendErrorLike {
   name?: string;
@@ -38,8 +43,12 @@ export function classifyResendError(error: ResendErrorLike, retryAfterMs?: numbe
     case "rate_limit_exceeded":
       return fail(true, false, `Resend rate limit (${detail})`, { retryAfterMs });
     case "daily_quota_exceeded":
-    case "monthly_quota_exceeded":
-      return fail(true, false, `Resend quota exhausted (${detail})`, { retryAfterMs });
+    case "monthly_quota_exceeded": {
+      // Not a pacing problem: waiting seconds does not help, so the charge waits hours, not the pass.
+      const delayMs = Math.max(retryAfterMs ?? 0, QUOTA_RETRY_MS[name]);
+      const period = name === "daily_quota_exceeded" ? "daily" : "monthly";
+      return fail(true, false, `Resend's ${period} sending quota is used up (${name}); retrying in ${Math.round(delayMs / 3_600_000)} h, or raise the quota in Resend`, { retryAfterMs: delayMs, quotaExceeded: true });
+    }
     case "missing_api_key":
     case "invalid_api_key":
     case "restricted_api_key":

@@ -3,6 +3,7 @@ import { ChargeOutcome, deliverCharge } from "./deliver";
 import { isoSeconds } from "../duration";
 import type { ChargeRow } from "../ledger";
 import type { PassDeps } from "./pass-deps";
+import { SendPool } from "./send-pool";
 import { StuckEntry, stuckEntry } from "./report";
 import { STATE } from "../states";
 
@@ -77,24 +78,35 @@ async function walk(deps: PassDeps, opts: PassOptions): Promise<PassReport> {
     await tally(deps, report, charge, outcome, opts.dryRun === true);
     opts.onProgress?.(report.counts);
   };
-
-  // Charges older than the listing window that still need a look: pending debits, due
-  // retries, dead claims, a product file the operator has since staged.
-  for (const row of await ledger.openCharges()) {
-    if (stopped()) break;
-    if (row.created >= listFrom || !needsFreshLook(row, clock.now())) continue;
-    const charge = await deps.stripe.retrieveCharge(row.id);
-    if (charge) await take(charge);
-  }
+  // Sends overlap so that Resend's latency does not cap the rate; a dry run keeps the listing's order.
+  const pool = new SendPool(() => (opts.dryRun || !deps.mailer ? 1 : deps.mailer.inFlightTarget));
 
   let walked = true;
-  for await (const charge of deps.stripe.listCharges({ gte: listFrom, lte: passStart })) {
-    if (stopped()) {
-      walked = false;
-      break;
+  try {
+    // Charges older than the listing window that still need a look: pending debits, due
+    // retries, dead claims, a product file the operator has since staged.
+    for (const row of await ledger.openCharges()) {
+      if (stopped()) break;
+      if (row.created >= listFrom || !needsFreshLook(row, clock.now())) continue;
+      await pool.add(row.id, async () => {
+        const charge = await deps.stripe.retrieveCharge(row.id);
+        if (charge) await take(charge);
+      });
     }
-    await take(charge);
+
+    for await (const charge of deps.stripe.listCharges({ gte: listFrom, lte: passStart })) {
+      if (stopped()) {
+        walked = false;
+        break;
+      }
+      await pool.add(charge.id, () => take(charge));
+    }
+  } catch (err) {
+    // Every claim this pass made ends committed (or released) before the pass reports its failure.
+    await pool.settle();
+    throw err;
   }
+  await pool.drain();
   report.complete = walked && !stopped();
   // The watermark moves only after the whole window was walked: every charge below it has a row.
   if (report.complete && !opts.dryRun && passStart > watermark) await ledger.setMeta("watermark", String(passStart));

@@ -13,8 +13,13 @@ export interface FakeResendOptions {
   ratePerSecond?: number;
   /** Processing time of POST /emails; the idempotency key is "in progress" meanwhile. */
   latencyMs?: number;
-  /** Clock (ms) for `at` and the 24 h idempotency window. Rate limiting uses real time. */
+  /** Clock (ms) for `at` and the 24 h idempotency window. */
   now?: () => number;
+  /**
+   * Clock (ms) of the rate window and its headers; default real time (performance.now). A test
+   * that counts requests per second on an injected clock passes that clock here.
+   */
+  rateNow?: () => number;
   /** A "sending access" key may send but gets 401 restricted_api_key on GET /domains. */
   keyAccess?: "full" | "sending";
 }
@@ -39,6 +44,10 @@ export interface ResendRequestRecord {
   idempotencyKey: string | undefined;
   /** Date.now() when the request arrived (real time, for pacing checks). */
   startedAt: number;
+  /** The rate window's clock when the request arrived (see `rateNow`). */
+  rateAt: number;
+  /** The HTTP status it was answered with (undefined while in flight or when the socket was dropped). */
+  status?: number;
 }
 
 type Answer = { status: number; body: object };
@@ -74,9 +83,14 @@ export class FakeResend {
   readonly requests: ResendRequestRecord[] = [];
   /** Peak number of POST /emails in flight at once (since the last resetCounters). */
   maxConcurrent = 0;
+  /** Peak number of POST /emails in flight at once with one idempotency key (since the last resetCounters). */
+  maxConcurrentPerKey = 0;
   private inFlight = 0;
+  private readonly inFlightByKey = new Map<string, number>();
   private rate: number;
-  private readonly admitted: number[] = []; // performance.now() of admitted requests, last second
+  private latencyMs: number;
+  private readonly rateNow: () => number;
+  private readonly admitted: number[] = []; // rateNow() of admitted requests, last second
   private readonly keys = new Map<string, KeyEntry>();
   private readonly faults = new FaultQueue();
   private readonly life: ServerLifecycle;
@@ -84,7 +98,9 @@ export class FakeResend {
 
   constructor(private readonly options: FakeResendOptions = {}) {
     this.rate = options.ratePerSecond ?? Infinity;
+    this.latencyMs = options.latencyMs ?? 0;
     this.now = options.now ?? Date.now;
+    this.rateNow = options.rateNow ?? (() => performance.now());
     this.life = new ServerLifecycle(createServer((req, res) => void this.handle(req, res)));
   }
 
@@ -95,6 +111,9 @@ export class FakeResend {
   addFault(rule: FaultRule): void { this.faults.add(rule); }
   clearFaults(): void { this.faults.clear(); }
   setRate(perSecond: number): void { this.rate = perSecond; }
+  setLatency(ms: number): void { this.latencyMs = ms; }
+  /** POST /emails received and not yet answered. */
+  get inFlightCount(): number { return this.inFlight; }
 
   sentTo(address: string): SentEmail[] {
     const wanted = bareAddress(address);
@@ -122,9 +141,32 @@ export class FakeResend {
     return this.requests.filter((r) => r.method === "POST" && r.path === "/emails").map((r) => r.startedAt);
   }
 
+  /** POST /emails answered 429 rate_limit_exceeded. */
+  rateLimitedCount(): number {
+    return this.requests.filter((r) => r.method === "POST" && r.path === "/emails" && r.status === 429).length;
+  }
+
+  /**
+   * The most POST /emails that arrived within any `windowMs` span of the rate clock (only those
+   * Resend admitted when `admittedOnly`): what a ceiling or an allowance is checked against.
+   */
+  peakPerWindow(windowMs = 1000, admittedOnly = false): number {
+    const times = this.requests
+      .filter((r) => r.method === "POST" && r.path === "/emails" && (!admittedOnly || r.status !== 429))
+      .map((r) => r.rateAt)
+      .sort((a, b) => a - b);
+    let peak = 0;
+    for (let lo = 0, hi = 0; hi < times.length; hi++) {
+      while ((times[hi] as number) - (times[lo] as number) >= windowMs) lo++;
+      peak = Math.max(peak, hi - lo + 1);
+    }
+    return peak;
+  }
+
   resetCounters(): void {
     this.requests.length = 0;
     this.maxConcurrent = this.inFlight;
+    this.maxConcurrentPerKey = 0;
   }
 
   // ---- HTTP ----
@@ -133,9 +175,11 @@ export class FakeResend {
     const method = req.method ?? "GET";
     const path = new URL(req.url ?? "/", "http://127.0.0.1").pathname;
     const idempotencyKey = header(req, "idempotency-key");
-    this.requests.push({ method, path, idempotencyKey, startedAt: Date.now() });
+    const record: ResendRequestRecord = { method, path, idempotencyKey, startedAt: Date.now(), rateAt: this.rateNow() };
+    this.requests.push(record);
     const isSend = method === "POST" && path === "/emails";
-    if (isSend) this.maxConcurrent = Math.max(this.maxConcurrent, ++this.inFlight);
+    if (isSend) this.enter(idempotencyKey);
+    res.on("finish", () => (record.status = res.statusCode));
     try {
       const fault = this.faults.take(method, path, req.url ?? "/");
       if (fault?.kind === "reset") return resetConnection(res);
@@ -157,8 +201,24 @@ export class FakeResend {
       // The client went away mid-request (or close() ran): nothing left to answer.
       if (!res.headersSent) resetConnection(res);
     } finally {
-      if (isSend) this.inFlight--;
+      if (isSend) this.leave(idempotencyKey);
     }
+  }
+
+  private enter(key: string | undefined): void {
+    this.maxConcurrent = Math.max(this.maxConcurrent, ++this.inFlight);
+    if (key === undefined) return;
+    const n = (this.inFlightByKey.get(key) ?? 0) + 1;
+    this.inFlightByKey.set(key, n);
+    this.maxConcurrentPerKey = Math.max(this.maxConcurrentPerKey, n);
+  }
+
+  private leave(key: string | undefined): void {
+    this.inFlight--;
+    if (key === undefined) return;
+    const n = (this.inFlightByKey.get(key) ?? 1) - 1;
+    if (n > 0) this.inFlightByKey.set(key, n);
+    else this.inFlightByKey.delete(key);
   }
 
   private async other(req: IncomingMessage, method: string, path: string, delayMs: number): Promise<Answer> {
@@ -199,7 +259,7 @@ export class FakeResend {
 
     const entry: KeyEntry = { body: raw, at: this.now() };
     if (key !== undefined) this.keys.set(key, entry);
-    const wait = (this.options.latencyMs ?? 0) + delayMs;
+    const wait = this.latencyMs + delayMs;
     if (wait) await this.life.sleep(wait);
     const answer = this.accept(raw, key);
     // Assumption: only 2xx answers are remembered for replay; after an error answer the
@@ -272,31 +332,35 @@ export class FakeResend {
   private admit(): (Answer & { headers: Record<string, string> }) | undefined {
     this.prune();
     if (this.admitted.length < this.rate) {
-      this.admitted.push(performance.now());
+      this.admitted.push(this.rateNow());
       return undefined;
     }
     const answer = error(429, "rate_limit_exceeded", "Too many requests. You can only make " +
       `${this.rate} requests per second. See rate limit response headers for more information.`);
-    return { ...answer, headers: { "retry-after": String(this.resetSeconds()) } };
+    // Retry-After is whole seconds (HTTP); ratelimit-reset beside it says when a slot frees, to the ms.
+    return { ...answer, headers: { "retry-after": String(Math.max(1, Math.ceil(this.resetMs() / 1000))) } };
   }
 
   private prune(): void {
-    const cutoff = performance.now() - 1000;
+    const cutoff = this.rateNow() - 1000;
     while ((this.admitted[0] ?? Infinity) <= cutoff) this.admitted.shift();
   }
 
-  private resetSeconds(): number {
+  /** Until the oldest admitted request leaves the window, i.e. until the next slot frees. */
+  private resetMs(): number {
     const oldest = this.admitted[0];
-    return oldest === undefined ? 1 : Math.max(1, Math.ceil((oldest + 1000 - performance.now()) / 1000));
+    return oldest === undefined ? 0 : Math.max(0, oldest + 1000 - this.rateNow());
   }
 
   private rateHeaders(): Record<string, string> {
     this.prune();
     const limit = Number.isFinite(this.rate) ? Math.floor(this.rate) : 1_000_000;
     return {
+      "ratelimit-policy": `${limit};w=1`,
       "ratelimit-limit": String(limit),
       "ratelimit-remaining": String(Math.max(0, limit - this.admitted.length)),
-      "ratelimit-reset": String(this.resetSeconds()),
+      // Sub-second precision: a pacer that rounds this up to whole seconds loses most of a window.
+      "ratelimit-reset": (this.resetMs() / 1000).toFixed(3),
     };
   }
 }

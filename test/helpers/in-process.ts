@@ -27,6 +27,8 @@ export interface InProcessOptions {
   resendTimeoutMs?: number;
   /** Overrides config.resend.maxPerSecond. */
   maxPerSecond?: number;
+  /** The pass's clock (default: a ManualClock at `nowMs`). */
+  clock?: ManualClock;
 }
 
 export interface InProcess {
@@ -44,7 +46,7 @@ export interface InProcess {
 
 export async function inProcess(shop: Shop, opts: InProcessOptions = {}): Promise<InProcess> {
   const nowMs = opts.nowMs ?? Date.now();
-  const clock = new ManualClock(nowMs);
+  const clock = opts.clock ?? new ManualClock(nowMs);
   const config = loadConfig(shop.configPath);
   // A fresh ledger per builder, so tests in one file never see each other's rows.
   const dbPath = path.join(shop.dir, "state", `in-process-${crypto.randomBytes(4).toString("hex")}.db`);
@@ -66,4 +68,24 @@ export async function inProcess(shop: Shop, opts: InProcessOptions = {}): Promis
     row: (id) => ledger.getCharge(id),
     close: () => ledger.close(),
   };
+}
+
+/**
+ * A ManualClock for pacing tests: before time moves on, every request the pass has started has
+ * reached the fake Resend and been answered, so the fake stamps each request with the moment
+ * the pacer let it go, and the pacer has read the answer's headers before its next decision.
+ */
+export class SettlingClock extends ManualClock {
+  constructor(start: number, private readonly settled: () => boolean) {
+    super(start);
+  }
+
+  override async sleep(ms: number): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    for (let quiet = 0; quiet < 3 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      quiet = this.settled() ? quiet + 1 : 0;
+    }
+    await super.sleep(ms);
+  }
 }

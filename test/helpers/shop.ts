@@ -25,6 +25,9 @@ export interface ShopOptions {
   config?: Record<string, unknown>;
   resendRate?: number;
   resendNow?: () => number;
+  /** Clock of the fake Resend's rate window (default real time). */
+  resendRateNow?: () => number;
+  resendLatencyMs?: number;
 }
 
 export const DEFAULT_PRODUCTS = [
@@ -73,7 +76,9 @@ export class Shop {
   private constructor(opts: ShopOptions) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "paidup-test-"));
     this.stripe = new FakeStripe({ apiKey: STRIPE_KEY });
-    this.resend = new FakeResend({ apiKey: RESEND_KEY, ratePerSecond: opts.resendRate, now: opts.resendNow });
+    this.resend = new FakeResend({
+      apiKey: RESEND_KEY, ratePerSecond: opts.resendRate, now: opts.resendNow, rateNow: opts.resendRateNow, latencyMs: opts.resendLatencyMs,
+    });
     this.dbPath = path.join(this.dir, "state", "paidup.db");
     this.configPath = path.join(this.dir, "paidup.config.json");
     writeShopFiles(this.dir);

@@ -1,0 +1,160 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { ManualClock } from "../src/clock";
+import { Pacer } from "../src/delivery/pacer";
+import { SendPool } from "../src/pass/send-pool";
+import { STATE } from "../src/states";
+import { dailyQuotaFault } from "./fakes/fake-resend";
+import { inProcess, InProcess, SettlingClock } from "./helpers/in-process";
+import { paidCharge, Shop, ShopOptions } from "./helpers/shop";
+
+// Sends in flight at once, paced by Resend's headers. Nothing here is timed: counts per second
+// are taken on the injected clock, which the fake Resend's rate window shares.
+
+process.env.NODE_ENV = "production"; // keeps the Resend SDK's console.error quiet
+
+const T0 = Date.UTC(2026, 10, 24, 12, 0, 0);
+
+interface Setup {
+  shop: Shop;
+  p: InProcess;
+  ids: string[];
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * A shop with `n` paid charges and an in-process pass whose clock the fake Resend's rate window
+ * shares. `settle`: time moves on only once every request started has been answered (exact
+ * counts per second); without it, the pacer's waits are free and sends overlap in real time.
+ */
+async function setup(n: number, shopOpts: ShopOptions, maxPerSecond: number, settle = true): Promise<Setup> {
+  const started = { sends: () => 0 };
+  const settled = () => shop.resend.inFlightCount === 0 && shop.resend.requestCount({ method: "POST", path: "/emails" }) >= started.sends();
+  const clock: ManualClock = settle ? new SettlingClock(T0, settled) : new ManualClock(T0);
+  const shop = await Shop.start({ resendRateNow: () => clock.now(), ...shopOpts });
+  const created = Math.floor(T0 / 1000) - 60;
+  const ids = Array.from({ length: n }, (_, i) => `ch_pace_${String(i).padStart(3, "0")}`);
+  for (const [i, id] of ids.entries()) shop.stripe.addCharge(paidCharge({ id, created, billing_details: { email: `p${i}@example.com`, name: "P" } }));
+  const p = await inProcess(shop, { clock, startLine: created - 1, maxPerSecond });
+  started.sends = () => p.mailer.requests;
+  return { shop, p, ids, [Symbol.asyncDispose]: async () => (await p.close(), await shop.close()) };
+}
+
+async function assertDeliveredOnce(s: Setup): Promise<void> {
+  for (const id of s.ids) assert.equal((await s.p.row(id))?.state, STATE.delivered, `${id} delivered`);
+  const sends = s.shop.resend.sendsByKey();
+  assert.equal(sends.size, s.ids.length);
+  assert.ok([...sends.values()].every((n) => n === 1), "each charge emailed once");
+}
+
+test("the pool keeps several sends in flight but never two sends of one charge", async () => {
+  // 40 ms of latency at a ceiling of 100/s: the pool grows to ceil(100 × 0.04) + 2 = 6.
+  await using s = await setup(40, { resendLatencyMs: 40 }, 100, false);
+  const report = await s.p.pass();
+  assert.equal(report.counts.delivered, 40);
+  await assertDeliveredOnce(s);
+  assert.ok(s.shop.resend.maxConcurrent > 1, `sends overlapped (peak ${s.shop.resend.maxConcurrent} in flight)`);
+  assert.equal(s.shop.resend.maxConcurrentPerKey, 1, "never two requests of one idempotency key at once");
+});
+
+test("a charge handed to the pool twice is sent by the first and found delivered by the second", async () => {
+  const pool = new SendPool(() => 4);
+  const running = new Map<string, number>();
+  let peakPerKey = 0;
+  let peak = 0;
+  const task = (key: string) => async () => {
+    running.set(key, (running.get(key) ?? 0) + 1);
+    peakPerKey = Math.max(peakPerKey, running.get(key) ?? 0);
+    peak = Math.max(peak, [...running.values()].reduce((a, b) => a + b, 0));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    running.set(key, (running.get(key) ?? 1) - 1);
+  };
+  for (const key of ["a", "b", "a", "c", "a", "b", "d", "e", "f"]) await pool.add(key, task(key));
+  await pool.drain();
+  assert.equal(peakPerKey, 1);
+  assert.ok(peak <= 4 && peak > 1, `peak ${peak}`);
+});
+
+test("the pool stops taking work after a task fails, waits for the others, and reports the failure", async () => {
+  const pool = new SendPool(() => 2);
+  let finished = 0;
+  await pool.add("a", async () => {
+    throw new Error("ledger locked");
+  });
+  await pool.add("b", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    finished++;
+  });
+  await assert.rejects(async () => {
+    for (const key of ["c", "d", "e"]) await pool.add(key, async () => void finished++);
+  }, /ledger locked/);
+  await assert.rejects(pool.drain(), /ledger locked/);
+  assert.equal(pool.inFlight, 0);
+  assert.ok(finished >= 1, "the send already started ran to its end");
+});
+
+test("sends never go over the ceiling in any second, however much Resend allows", async () => {
+  await using s = await setup(30, {}, 5);
+  await s.p.pass();
+  await assertDeliveredOnce(s);
+  assert.ok(s.shop.resend.peakPerWindow(1000) <= 5, `peak ${s.shop.resend.peakPerWindow(1000)} requests in one second`);
+});
+
+test("Resend's lower limit is followed from its headers without a 429", async () => {
+  await using s = await setup(30, { resendRate: 3 }, 5);
+  await s.p.pass();
+  await assertDeliveredOnce(s);
+  assert.equal(s.shop.resend.rateLimitedCount(), 0, "no request was refused");
+  assert.ok(s.shop.resend.peakPerWindow(1000) <= 3);
+  const seconds = (s.p.clock.now() - T0) / 1000;
+  assert.ok(30 / seconds > 3 * 0.9, `used the allowance: ${(30 / seconds).toFixed(2)}/s of 3/s`);
+});
+
+test("a burst of 429s slows the pass down and leaves every charge delivered once, none failed", async () => {
+  await using s = await setup(20, {}, 10);
+  s.shop.resend.addFault({ method: "POST", path: "/emails", kind: "status", status: 429, times: 25 });
+  const report = await s.p.pass();
+  assert.equal(report.counts.delivered, 20);
+  assert.equal(report.counts.retrying + report.counts.needsReview, 0);
+  await assertDeliveredOnce(s);
+  for (const id of s.ids) assert.equal((await s.p.row(id))?.failed_sends, 0, `${id}: a 429 is not a failed send`);
+  assert.equal(s.shop.resend.rateLimitedCount(), 25);
+});
+
+test("an answer lost inside the pool is recognised by the idempotency key on the next pass", async () => {
+  await using s = await setup(12, { resendLatencyMs: 20 }, 100, false);
+  s.shop.resend.addFault({ method: "POST", path: "/emails", kind: "reset-after-processing", times: 3 });
+  const first = await s.p.pass();
+  assert.equal(first.counts.delivered, 9);
+  assert.equal(first.counts.retrying, 3);
+  assert.equal(s.shop.resend.sent.length, 12, "the three lost answers were emails that went");
+  s.p.clock.advance(2 * 60_000);
+  const second = await s.p.pass();
+  assert.equal(second.counts.delivered, 3);
+  await assertDeliveredOnce(s);
+});
+
+test("a daily quota 429 is not a pacing problem: charges wait an hour and the pass stops asking", async () => {
+  await using s = await setup(6, {}, 100);
+  s.shop.resend.addFault(dailyQuotaFault(1));
+  const report = await s.p.pass();
+  assert.equal(report.counts.retrying, 6);
+  assert.equal(s.shop.resend.requestCount({ method: "POST", path: "/emails" }), 1, "one refused request, not one per charge");
+  for (const id of s.ids) {
+    const row = await s.p.row(id);
+    assert.match(row?.reason ?? "", /daily sending quota is used up.*retrying in 1 h/);
+    assert.ok((row?.next_attempt_at ?? 0) >= s.p.clock.now() + 59 * 60_000, "retried in about an hour");
+  }
+});
+
+test("ratelimit-reset is honoured to the millisecond, not rounded up to a second", async () => {
+  const clock = new ManualClock(T0);
+  const pacer = new Pacer(clock, 5);
+  await pacer.turn();
+  pacer.observe({ "ratelimit-limit": "5", "ratelimit-remaining": "0", "ratelimit-reset": "0.137" });
+  await pacer.turn();
+  assert.equal(clock.now() - T0, 204, "the next slot (1/5 s plus 2 %) comes after the 137 ms hold");
+  pacer.observe({ "ratelimit-limit": "5", "ratelimit-remaining": "0", "ratelimit-reset": "0.250" });
+  await pacer.turn();
+  assert.equal(clock.now() - T0, 204 + 250);
+});
