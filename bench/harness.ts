@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { FakeResend } from "../test/fakes/fake-resend";
+import { FakeResend, FakeResendOptions } from "../test/fakes/fake-resend";
 import { ChargeInput, FakeStripe } from "../test/fakes/fake-stripe";
 import { DEFAULT_PRODUCTS, writeShopFiles } from "../test/helpers/shop";
 
@@ -32,8 +32,15 @@ export interface Measured {
 }
 
 /** Config as a small shop would write it: an alert address, the test shop's products. */
-function shopConfig(): Record<string, unknown> {
-  return { from: "Shop <shop@example.com>", replyTo: "help@example.com", alertTo: "owner@example.com", resend: { maxPerSecond: 100 }, products: DEFAULT_PRODUCTS };
+function shopConfig(maxPerSecond: number): Record<string, unknown> {
+  return { from: "Shop <shop@example.com>", replyTo: "help@example.com", alertTo: "owner@example.com", resend: { maxPerSecond }, products: DEFAULT_PRODUCTS };
+}
+
+export interface WorkspaceOptions {
+  /** The fake Resend's allowance and latency (default: no limit, no latency). */
+  resend?: Omit<FakeResendOptions, "apiKey">;
+  /** The config's resend.maxPerSecond (default 100, the most the config allows). */
+  maxPerSecond?: number;
 }
 
 /** A paid charge that matches ship-fast by metadata and carries its buyer's email. */
@@ -49,18 +56,19 @@ export function paidCharge(i: number, created: number): ChargeInput {
 export class Workspace {
   readonly dir: string;
   readonly stripe = new FakeStripe({ apiKey: STRIPE_KEY });
-  readonly resend = new FakeResend({ apiKey: RESEND_KEY });
+  readonly resend: FakeResend;
   readonly dbPath: string;
 
-  private constructor(label: string) {
+  private constructor(label: string, opts: WorkspaceOptions) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `paidup-bench-${label}-`));
     this.dbPath = path.join(this.dir, "state", "paidup.db");
+    this.resend = new FakeResend({ apiKey: RESEND_KEY, ...opts.resend });
     writeShopFiles(this.dir);
-    fs.writeFileSync(path.join(this.dir, "paidup.config.json"), JSON.stringify(shopConfig(), null, 2));
+    fs.writeFileSync(path.join(this.dir, "paidup.config.json"), JSON.stringify(shopConfig(opts.maxPerSecond ?? 100), null, 2));
   }
 
-  static async start(label: string): Promise<Workspace> {
-    const ws = new Workspace(label);
+  static async start(label: string, opts: WorkspaceOptions = {}): Promise<Workspace> {
+    const ws = new Workspace(label, opts);
     await Promise.all([ws.stripe.start(), ws.resend.start()]);
     return ws;
   }

@@ -16,6 +16,8 @@ const TIMEOUT_MS_PER_MB = 1000;
 const RATE_LIMIT_PATIENCE_MS = 120_000;
 /** The most sends kept in flight at once, whatever the rate and latency. */
 const MAX_IN_FLIGHT = 32;
+/** Until the first answer: Resend's API answers in a few hundred milliseconds. */
+const FIRST_LATENCY_GUESS_MS = 300;
 /** Weight of the newest answer in the running latency estimate. */
 const LATENCY_WEIGHT = 0.2;
 
@@ -52,10 +54,10 @@ export class Mailer {
   /**
    * Sends worth keeping in flight at once (Little's law): the allowed rate × how long Resend
    * takes to answer, plus one being claimed and one waiting for its turn, so the pacer never
-   * waits for work. Before the first answer: two.
+   * waits for work.
    */
   get inFlightTarget(): number {
-    const sending = Math.ceil((this.pacer.ratePerSecond * (this.latencyMs ?? 0)) / 1000);
+    const sending = Math.ceil((this.pacer.ratePerSecond * (this.latencyMs ?? FIRST_LATENCY_GUESS_MS)) / 1000);
     return Math.min(MAX_IN_FLIGHT, sending + 2);
   }
 
