@@ -16,6 +16,8 @@ const TIMEOUT_MS_PER_MB = 1000;
 const RATE_LIMIT_PATIENCE_MS = 120_000;
 /** The most sends kept in flight at once, whatever the rate and latency. */
 const MAX_IN_FLIGHT = 32;
+/** How often the request watchdog looks for requests past their deadline. */
+const WATCHDOG_EVERY_MS = 100;
 /** Until the first answer: Resend's API answers in a few hundred milliseconds. */
 const FIRST_LATENCY_GUESS_MS = 300;
 /** Weight of the newest answer in the running latency estimate. */
@@ -33,6 +35,9 @@ export class Mailer {
   private latencyMs: number | null = null;
   /** Until then Resend's daily or monthly quota is used up: sends are refused without a request. */
   private quota: { until: number; result: SendResult } | null = null;
+  /** Requests in flight and when each must be abandoned (real time, like the network). */
+  private readonly deadlines = new Map<AbortController, number>();
+  private watchdog: NodeJS.Timeout | null = null;
 
   constructor(private readonly resend: Resend, private readonly clock: Clock, maxPerSecond: number, private readonly baseTimeoutMs = BASE_TIMEOUT_MS) {
     this.pacer = new Pacer(clock, maxPerSecond);
@@ -85,14 +90,35 @@ export class Mailer {
     this.requests++;
     // Real elapsed time, not the injected clock: it sizes the pool by what the network takes.
     const started = performance.now();
+    const abort = this.withDeadline(started + timeoutMs);
     try {
-      const response = await this.resend.emails.send(payload as CreateEmailOptions, { idempotencyKey: key, signal: AbortSignal.timeout(timeoutMs) });
+      const response = await this.resend.emails.send(payload as CreateEmailOptions, { idempotencyKey: key, signal: abort.signal });
       const took = performance.now() - started;
       this.latencyMs = this.latencyMs === null ? took : this.latencyMs + LATENCY_WEIGHT * (took - this.latencyMs);
       return response;
     } catch (err) {
       // The SDK is documented not to throw; if it ever does, the outcome is unknown, not "failed".
       return { data: null, error: { name: "application_error" as const, statusCode: null, message: redact(String(err)) }, headers: null };
+    } finally {
+      this.deadlines.delete(abort);
     }
+  }
+
+  /**
+   * An abort signal that fires once `deadline` passes. One watchdog timer serves every request
+   * in flight: a timer per send cost more CPU than the rest of a send's own work.
+   */
+  private withDeadline(deadline: number): AbortController {
+    const abort = new AbortController();
+    this.deadlines.set(abort, deadline);
+    this.watchdog ??= setInterval(() => {
+      const now = performance.now();
+      for (const [a, at] of this.deadlines) if (now >= at) a.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError"));
+      if (this.deadlines.size === 0 && this.watchdog) {
+        clearInterval(this.watchdog);
+        this.watchdog = null;
+      }
+    }, WATCHDOG_EVERY_MS).unref();
+    return abort;
   }
 }

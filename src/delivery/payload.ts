@@ -43,10 +43,32 @@ function base64Size(bytes: number): number {
   return Math.ceil(bytes / 3) * 4;
 }
 
-function readFile(file: string): Buffer {
+interface ReadFile {
+  bytes: Buffer;
+  sha256: string;
+  /** What the bytes were read under: a file changed since reads again. */
+  stamp: string;
+}
+
+/**
+ * Product files read once and hashed once per process, not twice per charge (once to store the
+ * payload, once to send it): a launch-day pass sends the same zip hundreds of times. The stat on
+ * every use re-reads a file replaced or edited since (size, mtime, ctime and inode all move).
+ */
+const files = new Map<string, ReadFile>();
+
+function readFile(file: string): ReadFile {
   try {
-    return fs.readFileSync(file);
+    const st = fs.statSync(file);
+    const stamp = `${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.ino}`;
+    const known = files.get(file);
+    if (known?.stamp === stamp) return known;
+    const bytes = fs.readFileSync(file);
+    const read = { bytes, sha256: sha256(bytes), stamp };
+    files.set(file, read);
+    return read;
   } catch (err) {
+    files.delete(file);
     const code = (err as NodeJS.ErrnoException).code;
     throw new ProductFileError(file, code === "ENOENT" ? "is missing" : `cannot be read (${code ?? "error"})`);
   }
@@ -70,8 +92,8 @@ export function checkAttachments(files: readonly string[]): void {
 export function buildPayload(product: Product, rendered: RenderedEmail, to: string, from: string, replyTo: string | undefined): StoredPayload {
   checkAttachments(product.attachments);
   const attachments = product.attachments.map((file) => {
-    const bytes = readFile(file);
-    return { filename: path.basename(file), path: file, size: bytes.length, sha256: sha256(bytes) };
+    const { bytes, sha256 } = readFile(file);
+    return { filename: path.basename(file), path: file, size: bytes.length, sha256 };
   });
   return { from, to, replyTo, subject: rendered.subject, text: rendered.text, html: rendered.html, attachments };
 }
@@ -79,9 +101,9 @@ export function buildPayload(product: Product, rendered: RenderedEmail, to: stri
 /** Reads the files back and proves they are the bytes the first send carried. */
 export function toSendable(stored: StoredPayload): SendablePayload {
   const attachments = stored.attachments.map((a) => {
-    const content = readFile(a.path);
-    if (sha256(content) !== a.sha256) throw new ProductFileError(a.path, CHANGED_FILE);
-    return { filename: a.filename, content };
+    const read = readFile(a.path);
+    if (read.sha256 !== a.sha256) throw new ProductFileError(a.path, CHANGED_FILE);
+    return { filename: a.filename, content: read.bytes };
   });
   const { attachments: _ignored, ...rest } = stored;
   return attachments.length > 0 ? { ...rest, attachments } : rest;

@@ -69,7 +69,8 @@ export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, start
   await deps.mailer.waitTurn(deps.signal);
   if (deps.signal?.aborted) return { kind: "stopped" };
 
-  const claimed = await ledger.claim(prepared.facts, deps.owner, JSON.stringify(prepared.payload), clock.now());
+  const payloadJson = JSON.stringify(prepared.payload);
+  const claimed = await ledger.claim(prepared.facts, deps.owner, payloadJson, clock.now());
   if (claimed.kind === "outcome_unknown") return left(STATE.needsReview, UNKNOWN_OUTCOME_REASON);
   if (claimed.kind === "not_claimable") {
     // Another process got there between our read and our claim: its outcome stands.
@@ -80,7 +81,9 @@ export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, start
 
   let result: SendResult;
   try {
-    result = await deps.mailer.send(toSendable(JSON.parse(claimed.payload) as StoredPayload), idempotencyKey(charge.id));
+    // The stored payload is what gets sent; parsed again only when it is an earlier claim's.
+    const stored = claimed.payload === payloadJson ? prepared.payload : (JSON.parse(claimed.payload) as StoredPayload);
+    result = await deps.mailer.send(toSendable(stored), idempotencyKey(charge.id));
   } catch (err) {
     if (!(err instanceof ProductFileError)) throw err;
     result = { ok: false, retryable: false, outcomeUnknown: false, reason: err.message };
