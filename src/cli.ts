@@ -6,7 +6,9 @@ import { resolveCommand } from "./commands/resolve";
 import { retryCommand } from "./commands/retry";
 import { showCommand } from "./commands/show";
 import { statusCommand } from "./commands/status";
+import { evidenceCommand } from "./commands/evidence";
 import { reconcileCommand } from "./commands/reconcile";
+import { resendCommand } from "./commands/resend";
 import { serveCommand, ServeFlags } from "./commands/serve";
 import { EXIT, ExitCode, PaidupError } from "./errors";
 import { log } from "./log";
@@ -102,6 +104,19 @@ export function buildProgram(setExit: (code: ExitCode) => void): Command {
     .description("record a delivery done by hand; the charge is no longer stuck")
     .requiredOption("--note <text>", "what was done (required)")
     .action(async (id: string, opts: { note?: string }) => run(() => resolveCommand(id, opts))());
+
+  program
+    .command("resend <charge_id>")
+    .description("send a delivered, resolved or bounced charge's products again, with fresh download links")
+    .option("--to <email>", "send to this address, for this and later sends")
+    .action(async (id: string, opts: { to?: string }) => run(() => resendCommand(id, opts))());
+
+  program
+    .command("evidence <charge_id>")
+    .description("delivery proof for a dispute: the emails Resend accepted and every download")
+    .option("--json", "print the evidence as JSON")
+    .option("--attach", "save it as draft evidence on the charge's open dispute (needs dispute write access)")
+    .action(async (id: string, opts: { json?: boolean; attach?: boolean }) => run(() => evidenceCommand(id, opts))());
 
   program
     .command("check")

@@ -3,6 +3,7 @@ import path from "node:path";
 import dotenv from "dotenv";
 import { z } from "zod";
 import { parseDuration } from "./duration";
+import Mustache from "mustache";
 import { UsageError } from "./errors";
 import { registerSecret } from "./redact";
 
@@ -26,6 +27,14 @@ const matchSchema = z
   .refine((m) => Object.values(m).some((v) => v !== undefined), "needs at least one of metadata, price, product, amount")
   .refine((m) => (m.amount === undefined) === (m.currency === undefined), "amount and currency go together");
 
+const downloadsSchema = z
+  .object({
+    files: z.array(z.string().min(1)).min(1),
+    expiresAfter: duration.default("7d"),
+    maxDownloads: z.number().int().min(1).max(1000).default(5),
+  })
+  .strict();
+
 const productSchema = z
   .object({
     key: z.string().min(1),
@@ -36,6 +45,7 @@ const productSchema = z
     html: z.string().min(1).optional(),
     attachments: z.array(z.string().min(1)).default([]),
     links: z.record(z.string(), z.string().url()).default({}),
+    downloads: downloadsSchema.optional(),
   })
   .strict()
   .refine((p) => p.text !== undefined || p.html !== undefined, "needs a text or an html template");
@@ -58,10 +68,20 @@ const fileSchema = z
       .object({ maxPerSecond: z.number().positive().max(100).default(5) })
       .strict()
       .default({ maxPerSecond: 5 }),
+    publicUrl: z
+      .string()
+      .url()
+      .refine((u) => /^https?:\/\//.test(u), "must be an http:// or https:// URL")
+      .refine((u) => !/[?#]/.test(u), "must not have a query or fragment")
+      .optional(),
     products: z.array(productSchema).min(1),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    const withDownloads = cfg.products.findIndex((p) => p.downloads !== undefined);
+    if (withDownloads >= 0 && cfg.publicUrl === undefined) {
+      ctx.addIssue({ code: "custom", path: ["publicUrl"], message: `is required because products[${withDownloads}] has downloads (the address where \`paidup serve\` is reachable)` });
+    }
     const seen = new Set<string>();
     cfg.products.forEach((p, i) => {
       if (seen.has(p.key)) ctx.addIssue({ code: "custom", path: ["products", i, "key"], message: `duplicate key "${p.key}"` });
@@ -81,6 +101,14 @@ export interface Product {
   /** Absolute paths, resolved against the config file's folder. */
   attachments: string[];
   links: Record<string, string>;
+  downloads?: Downloads;
+}
+
+export interface Downloads {
+  /** Absolute paths, resolved against the config file's folder. */
+  files: string[];
+  expiresAfterMs: number;
+  maxDownloads: number;
 }
 
 export interface Config {
@@ -91,6 +119,8 @@ export interface Config {
   staleAfterMs: number;
   retry: { maxAttempts: number; delaysMs: number[] };
   resend: { maxPerSecond: number };
+  /** Where `serve` is reachable, without a trailing slash; set whenever a product has downloads. */
+  publicUrl?: string;
   products: Product[];
 }
 
@@ -171,7 +201,8 @@ export function loadConfig(configPath: string): Config {
     staleAfterMs: parseDuration(c.staleAfter, "staleAfter"),
     retry: { maxAttempts: c.retry.maxAttempts, delaysMs: c.retry.delays.map((d, i) => parseDuration(d, `retry.delays[${i}]`)) },
     resend: { maxPerSecond: c.resend.maxPerSecond },
-    products: c.products.map((p, i) => ({
+    publicUrl: c.publicUrl?.replace(/\/+$/, ""),
+    products: c.products.map((p, i) => withDownloadsChecked(configPath, i, {
       key: p.key,
       name: p.name ?? p.key,
       match: p.match,
@@ -180,6 +211,41 @@ export function loadConfig(configPath: string): Config {
       htmlTemplate: p.html === undefined ? undefined : readTemplate(baseDir, p.html, `products[${i}].html`),
       attachments: p.attachments.map((a) => path.resolve(baseDir, a)),
       links: p.links,
+      downloads: p.downloads && {
+        files: p.downloads.files.map((f) => path.resolve(baseDir, f)),
+        expiresAfterMs: parseDuration(p.downloads.expiresAfter, `products[${i}].downloads.expiresAfter`),
+        maxDownloads: p.downloads.maxDownloads,
+      },
     })),
   };
 }
+
+/** Whether a template mentions `name` anywhere (as a placeholder or a section). Unparsable: true, `check` reports it. */
+export function templateUses(template: string, name: string): boolean {
+  let tokens: unknown[][];
+  try {
+    tokens = Mustache.parse(template) as unknown[][];
+  } catch {
+    return true;
+  }
+  const walk = (list: unknown[][]): boolean =>
+    list.some((t) => (["name", "&", "#", "^"].includes(String(t[0])) && t[1] === name) || (Array.isArray(t[4]) && walk(t[4] as unknown[][])));
+  return walk(tokens);
+}
+
+/**
+ * A product with downloads whose templates never show them would take buyers' money and send
+ * them nothing to download; one without downloads would render an empty section. Both are
+ * caught when the config loads, not when a buyer's email goes out.
+ */
+function withDownloadsChecked(configPath: string, i: number, product: Product): Product {
+  const uses = [product.textTemplate, product.htmlTemplate].some((t) => t !== undefined && templateUses(t, "downloads"));
+  if (product.downloads && !uses) {
+    throw new UsageError(`config file ${configPath} is invalid:\n  products[${i}].downloads: no template of "${product.key}" uses {{#downloads}}…{{/downloads}}, so buyers would get no links`);
+  }
+  if (!product.downloads && uses) {
+    throw new UsageError(`config file ${configPath} is invalid:\n  products[${i}]: a template uses {{downloads}} but the product has no "downloads"`);
+  }
+  return product;
+}
+

@@ -25,7 +25,7 @@ test("before any pass, status exits 1 with lastPass null and ok false", async ()
   const shop = await freshShop();
   const r = await shop.run(["status", "--json", "--offline"]);
   assert.equal(r.code, 1, r.stderr);
-  assert.deepEqual(JSON.parse(r.stdout), { ok: false, lastPass: null, stuck: [] });
+  assert.deepEqual(JSON.parse(r.stdout), { ok: false, lastPass: null, stuck: [], afterDelivery: [] });
 });
 
 test("after a clean pass, status exits 0 and says nothing is stuck", async () => {

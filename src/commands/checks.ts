@@ -6,6 +6,7 @@ import { checkAttachments } from "../delivery/payload";
 import { redact } from "../redact";
 import { keyMode, StripeSource, stripeClient } from "../stripe/stripe-source";
 import { renderEmail, unknownPlaceholders } from "../delivery/templates";
+import { downloadFileProblems } from "../downloads/files-check";
 
 // `paidup check` and the daemon's start-up: every way a pass could fail for configuration
 // reasons, found before a buyer waits. Nothing here sends an email or changes the ledger.
@@ -51,7 +52,12 @@ export async function runChecks(env: Env): Promise<CheckResult[]> {
       } catch (err) {
         add(`attachments of ${product.key}`, false, message(err), { productOnly: true });
       }
+      if (product.downloads) {
+        const problems = downloadFileProblems(product.downloads.files);
+        add(`downloads of ${product.key}`, problems.length === 0, problems.length === 0 ? `${product.downloads.files.length} file(s) present and readable` : problems.join("; "), { productOnly: true });
+      }
     }
+    if (config.publicUrl) add("public URL", true, `download links start with ${config.publicUrl}/d/`);
   }
   await checkLedger(env, stripeKey, add);
   return results;
@@ -105,7 +111,10 @@ function templateProblems(product: Product): string[] {
     let names: string[];
     try {
       names = unknownPlaceholders(template);
-      renderEmail(product, { name: "Ada", email: "ada@example.com", product: product.name, charge: "ch_check", amount: "$1.00", links: product.links });
+      renderEmail(product, {
+        name: "Ada", email: "ada@example.com", product: product.name, charge: "ch_check", amount: "$1.00", links: product.links,
+        downloads: product.downloads ? [{ name: "file.zip", url: "https://example.com/d/x", expires: "2026-01-01 00:00 UTC" }] : undefined,
+      });
     } catch (err) {
       problems.push(`${field} does not parse: ${message(err)}`);
       continue;

@@ -2,6 +2,7 @@ import { loadEnv } from "../config";
 import { isoSeconds, parseWhen, toUnixSeconds } from "../duration";
 import { createLedger } from "../ledger";
 import { keyMode } from "../stripe/stripe-source";
+import { newLinkKey } from "../downloads/token";
 
 export interface InitResult {
   lines: string[];
@@ -22,6 +23,8 @@ export async function initCommand(opts: { since?: string }, now: number): Promis
         const startLine = requested ?? toUnixSeconds(now);
         await tx.setMeta("start_line", String(startLine));
         await tx.setMeta("watermark", String(startLine));
+        // Download tokens are signed with this; in the ledger, so every host sharing it agrees.
+        await tx.setMeta("link_key", newLinkKey());
         return { lines: [`ledger created at ${env.dbPath}`, `start line: ${isoSeconds(startLine)} (charges created earlier are never delivered)`] };
       }
       const current = Number(await tx.getMeta("start_line"));

@@ -46,6 +46,11 @@ function human(report: StatusReport, now: number, offline: boolean): string {
     lines.push(...formatTable(["CHARGE", "STATE", "AGE", "ATTEMPTS", "AMOUNT", "EMAIL", "PRODUCT", "REASON"], report.stuck.map((e) => row(e, now))));
     lines.push("", "paidup show <charge> for its history; paidup retry <charge> once the cause is fixed;", 'paidup resolve <charge> --note "…" if it was delivered by hand.');
   }
+  if (report.afterDelivery.length > 0) {
+    lines.push("", `${report.afterDelivery.length} delivered charge(s) refunded or disputed since (links revoked):`, "");
+    lines.push(...formatTable(["CHARGE", "EVENT", "AT", "DOWNLOADS BEFORE"], report.afterDelivery.map((a) => [a.charge, a.event, a.at, String(a.downloads)])));
+    if (report.afterDelivery.some((a) => a.event === "disputed")) lines.push("", "paidup evidence <charge> gathers the proof of delivery for a dispute.");
+  }
   return lines.join("\n") + "\n";
 }
 

@@ -1,6 +1,8 @@
+import type Stripe from "stripe";
 import { deliverCharge, ChargeOutcome } from "../pass/deliver";
 import type { EventRow } from "../ledger";
 import type { PassDeps } from "../pass/pass-deps";
+import { alertDisputesAfterDelivery } from "../pass/after-delivery";
 
 // Webhook events only say "look at this charge now". Their payload and order are never trusted:
 // the charge is fetched from the API and goes through the pass's own judge → claim → send → commit.
@@ -13,19 +15,14 @@ export const HANDLED_TYPES = new Set([
   "checkout.session.async_payment_succeeded",
 ]);
 
-/**
- * The id of the object the event is about, kept with the event so it can be handled after a
- * crash. The payload is untrusted: a field of the wrong type gives null, never a TypeError.
- */
-export function eventObjectId(type: string, obj: Record<string, unknown>): string | null {
-  const idOf = (v: unknown): string | null => {
-    if (typeof v === "string" && v.length > 0) return v.slice(0, 255);
-    if (v && typeof v === "object" && typeof (v as { id?: unknown }).id === "string") return idOf((v as { id: string }).id);
-    return null;
-  };
-  if (type.startsWith("charge.dispute.")) return idOf(obj.charge);
-  if (type.startsWith("checkout.session.")) return idOf(obj.payment_intent);
-  return typeof obj.id === "string" ? idOf(obj.id) : null;
+/** The id of the object the event is about, kept with the event so it can be handled after a crash. */
+export function eventObjectId(event: Stripe.Event): string | null {
+  const obj = event.data.object as { id?: string; charge?: string | { id: string }; payment_intent?: string | { id: string } | null };
+  if (event.type.startsWith("charge.dispute.")) return typeof obj.charge === "string" ? obj.charge : (obj.charge?.id ?? null);
+  if (event.type.startsWith("checkout.session.")) {
+    return typeof obj.payment_intent === "string" ? obj.payment_intent : (obj.payment_intent?.id ?? null);
+  }
+  return obj.id ?? null;
 }
 
 /** Which charge an event points at: a charge id, or the latest charge of a session's payment intent. */
@@ -42,6 +39,8 @@ export async function handleEvent(deps: PassDeps, event: EventRow): Promise<Char
     const charge = chargeId ? await deps.stripe.retrieveCharge(chargeId) : null;
     if (charge) outcome = await deliverCharge(deps, charge, Number(await deps.ledger.getMeta("start_line")));
   }
+  // A dispute of a delivered charge: the owner hears of it now, not at the next pass.
+  if (event.type === "charge.dispute.created" && outcome?.kind === "already_delivered") await alertDisputesAfterDelivery(deps);
   // A stop request before the claim leaves the event for the next start.
   if (outcome?.kind === "stopped") return outcome;
   // Marked only after the work: a crash before this line leaves the event for the next start.

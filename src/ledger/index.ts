@@ -10,3 +10,4 @@ export { Ledger } from "./ledger";
 export type { MetaKey } from "./meta";
 export * from "./open";
 export type { Dialect, Driver, Params, Sql } from "./sql";
+export type { AfterDeliveryEvent, AfterDeliveryRow, DownloadRequest, DownloadRequestRow, LinkId, LinkRow, NewLinks } from "./links";

@@ -5,7 +5,10 @@ import * as claims from "./claims";
 import type { ClaimResult, FailedSend } from "./claims";
 import * as events from "./events";
 import type { EventRow } from "./events";
+import * as links from "./links";
+import type { AfterDeliveryEvent, AfterDeliveryRow, DownloadRequest, DownloadRequestRow, LinkId, LinkRow, NewLinks } from "./links";
 import * as meta from "./meta";
+import * as resends from "./resends";
 import type { MetaKey } from "./meta";
 import type { Driver, Sql } from "./sql";
 import { stuckCharges } from "./stuck";
@@ -62,8 +65,7 @@ export class Ledger {
     charges.recordState(this.sql, facts, to, change, from, now);
   attempts = (chargeId: string): Promise<AttemptRow[]> => charges.attemptsOf(this.sql, chargeId);
   requeue = (id: string, note: string, now: number): Promise<boolean> => charges.requeue(this.sql, id, note, now);
-  takeInLine = (facts: ChargeFacts, note: string, now: number): Promise<boolean> => charges.takeInLine(this.sql, facts, note, now);
-  resolveByHand = (id: string, note: string, now: number, facts?: ChargeFacts): Promise<boolean> => charges.resolveByHand(this.sql, id, note, now, facts);
+  resolveByHand = (id: string, note: string, now: number): Promise<boolean> => charges.resolveByHand(this.sql, id, note, now);
   stuck = (sendingBefore: number): Promise<ChargeRow[]> => stuckCharges(this.sql, sendingBefore);
   unalertedStuck = (sendingBefore: number): Promise<ChargeRow[]> => charges.unalertedStuck(this.sql, sendingBefore);
   markAlerted = (ids: readonly string[]): Promise<void> => charges.markAlerted(this.sql, ids);
@@ -85,4 +87,26 @@ export class Ledger {
   getMeta = (key: MetaKey): Promise<string | undefined> => meta.getMeta(this.sql, key);
   setMeta = (key: MetaKey, value: string): Promise<void> => meta.setMeta(this.sql, key, value);
   deleteMeta = (key: MetaKey): Promise<void> => meta.deleteMeta(this.sql, key);
+
+  // Download links (./links): issued per rendering, counted, logged; revoked after a refund or dispute
+  linkKey = (): Promise<string> => links.linkKey(this.sql);
+  issueLinks = (req: NewLinks, now: number): Promise<LinkRow[]> => links.issueLinks(this.sql, req, now);
+  getLink = (id: LinkId): Promise<LinkRow | undefined> => links.getLink(this.sql, id);
+  countDownload = (id: LinkId): Promise<boolean> => links.countDownload(this.sql, id);
+  logDownloadRequest = (r: DownloadRequest): Promise<void> => links.logDownloadRequest(this.sql, r);
+  downloadRequests = (charge: string): Promise<DownloadRequestRow[]> => links.downloadRequestsOf(this.sql, charge);
+  recordAfterDelivery = (charge: string, event: AfterDeliveryEvent, at: number, now: number): Promise<boolean> =>
+    links.recordAfterDelivery(this.sql, charge, event, at, now);
+  isRevoked = (charge: string): Promise<boolean> => links.isRevoked(this.sql, charge);
+  afterDeliverySince = (since: number): Promise<AfterDeliveryRow[]> => links.afterDeliverySince(this.sql, since);
+  afterDeliveryOf = (charge: string): Promise<AfterDeliveryRow[]> => links.afterDeliveryOf(this.sql, charge);
+  unalertedDisputes = (): Promise<AfterDeliveryRow[]> => links.unalertedDisputes(this.sql);
+  markDisputesAlerted = (charges: readonly string[]): Promise<void> => links.markDisputesAlerted(this.sql, charges);
+  takeBuyerRequest = (email: string, now: number, windowMs: number): Promise<boolean> => links.takeBuyerRequest(this.sql, email, now, windowMs);
+  deliveredChargesOf = (email: string): Promise<{ id: string; product: string | null; name: string | null; email: string }[]> => links.deliveredChargesOf(this.sql, email);
+
+  // `paidup resend` (./resends)
+  nextResendNumber = (charge: string): Promise<number> => resends.nextResendNumber(this.sql, charge);
+  recordResent = (r: { charge: string; emailId: string; note: string; to: string | null; now: number }): Promise<void> => resends.recordResent(this.sql, r);
+  recordResendFailed = (charge: string, error: string, note: string, now: number): Promise<void> => resends.recordResendFailed(this.sql, charge, error, note, now);
 }

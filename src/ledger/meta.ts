@@ -2,13 +2,14 @@ import type { Sql } from "./sql";
 
 export type MetaKey =
   | "start_line" // unix seconds; charges created earlier are never delivered
-  | "watermark" // unix seconds on Stripe's clock; every charge created before it has a row
-  | "relisted_at" // unix seconds on Stripe's clock: the last complete deep re-list of 72 h
+  | "watermark" // unix seconds; every charge created before it has a row
   | "mode" // "test" | "live": the kind of Stripe key the ledger was made with
   | "last_pass" // JSON PassRecord
   | "last_success_at" // ms
   | "heartbeat_at" // ms
-  | "failure_alerted"; // "1" while a failing streak has been alerted
+  | "failure_alerted" // "1" while a failing streak has been alerted
+  | "events_seen_until" // unix seconds (Stripe's clock): refund and dispute events read up to here
+  | "link_key"; // base64url HMAC key of download tokens (made at init; a secret: never printed)
 
 export async function getMeta(db: Sql, key: MetaKey): Promise<string | undefined> {
   const row = await db.one<{ value: string }>("SELECT value FROM meta WHERE key = ?", [key]);

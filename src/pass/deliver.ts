@@ -1,3 +1,4 @@
+import path from "node:path";
 import type Stripe from "stripe";
 import { findProduct, once } from "../delivery/catalog";
 import { UsageError } from "../errors";
@@ -9,7 +10,10 @@ import { buildPayload, checkAttachments, ProductFileError, StoredPayload, toSend
 import { findRecipient } from "../delivery/recipient";
 import type { SendResult } from "../delivery/send-result";
 import { LedgerState, STATE } from "../states";
-import { formatAmount, renderEmail } from "../delivery/templates";
+import { DownloadVar, formatAmount, renderEmail } from "../delivery/templates";
+import type { Product } from "../config";
+import { downloadVars, LINK_PATH } from "../downloads/links";
+import { noticeAfterDelivery } from "./after-delivery";
 
 /** How one charge ended in this pass. `busy`: another process holds it, or its retry is not due. */
 export type ChargeOutcome =
@@ -38,7 +42,11 @@ function left(state: LedgerState, reason: string | null): ChargeOutcome {
 export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, startLine: number, dryRun = false): Promise<ChargeOutcome> {
   const { ledger, clock } = deps;
   const row = await ledger.getCharge(charge.id);
-  if (row?.state === STATE.delivered || row?.state === STATE.resolved) return { kind: "already_delivered" };
+  if (row?.state === STATE.delivered || row?.state === STATE.resolved) {
+    // A refund or dispute after delivery revokes the buyer's download links.
+    if (!dryRun && (charge.refunded || charge.disputed)) await noticeAfterDelivery(deps, charge);
+    return { kind: "already_delivered" };
+  }
   if (row?.state === STATE.skipped) return left(STATE.skipped, row.reason);
 
   const verdict = judge(charge, startLine);
@@ -123,6 +131,7 @@ async function prepare(deps: PassDeps, charge: Stripe.Charge, dryRun: boolean): 
     charge: charge.id,
     amount: formatAmount(charge.amount, charge.currency),
     links: product.links,
+    downloads: await downloadsFor(deps, charge.id, product, dryRun),
   });
   try {
     return { facts, payload: buildPayload(product, rendered, recipient.email, config.from, config.replyTo) };
@@ -153,4 +162,16 @@ async function nextAfterFailure(deps: PassDeps, chargeId: string, result: Extrac
   const delay = retry.delaysMs[Math.min(failedBefore, retry.delaysMs.length - 1)] as number;
   const at = deps.clock.now() + Math.max(delay, result.retryAfterMs ?? 0);
   return { ...base, next: { state: STATE.retrying, at, reason: result.reason } };
+}
+
+/**
+ * The first email's links, stored before it is rendered: a repeat of the send (after a crash)
+ * finds them and renders byte for byte the same. A dry run shows where they would go.
+ */
+async function downloadsFor(deps: PassDeps, chargeId: string, product: Product, dryRun: boolean): Promise<DownloadVar[] | undefined> {
+  const { downloads } = product;
+  const publicUrl = deps.config.publicUrl;
+  if (!downloads || !publicUrl) return undefined;
+  if (dryRun) return downloads.files.map((f) => ({ name: path.basename(f), url: `${publicUrl}${LINK_PATH}(made when sent)`, expires: "(when sent)" }));
+  return downloadVars(deps.ledger, { publicUrl, charge: chargeId, product: product.key, downloads, source: "send" }, deps.clock.now());
 }

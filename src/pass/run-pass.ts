@@ -1,4 +1,5 @@
 import { alertFailingPasses, alertNewlyStuck, clearFailureAlert } from "./alerts";
+import { watchAfterDelivery } from "./after-delivery";
 import { recordPass } from "./pass-record";
 import type { PassDeps } from "./pass-deps";
 import { PassOptions, PassReport, reconcileOnce } from "./reconcile";
@@ -31,6 +32,7 @@ export async function runPass(deps: PassDeps, opts: PassOptions = {}): Promise<P
     await recordPass(deps.ledger, { startedAt, finishedAt: report.finishedAt, ok: true, counts: report.counts });
     await clearFailureAlert(deps);
     await alertNewlyStuck(deps);
+    await watchAfterDelivery(deps);
   }
   return report;
 }

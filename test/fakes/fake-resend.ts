@@ -224,6 +224,8 @@ export class FakeResend {
   private async other(req: IncomingMessage, method: string, path: string, delayMs: number): Promise<Answer> {
     await readBody(req);
     if (delayMs) await this.life.sleep(delayMs);
+    const one = /^\/emails\/([^/]+)$/.exec(path);
+    if (one && method === "GET") return this.getEmail(req, one[1] as string);
     if (path !== "/domains" && path !== "/emails") return error(404, "not_found", "The requested endpoint does not exist.");
     if (method !== "GET" || path !== "/domains") return error(405, "method_not_allowed", "Method is not allowed for the requested path.");
     const denied = this.auth(req) ?? this.admit();
@@ -269,6 +271,19 @@ export class FakeResend {
       else this.keys.delete(key);
     }
     return resetAfter && answer.status < 300 ? "reset" : answer;
+  }
+
+  /** What `emails.get` reports as an email's `last_event` (default "delivered"), settable by tests. */
+  readonly lastEvents = new Map<string, string>();
+
+  /** GET /emails/:id, as Resend answers it; a sending-only key may not read emails. */
+  private getEmail(req: IncomingMessage, id: string): Answer {
+    const denied = this.auth(req) ?? this.admit();
+    if (denied) return denied;
+    if (this.options.keyAccess === "sending") return error(401, "restricted_api_key", "This API key is restricted to only send emails");
+    const e = this.sent.find((s) => s.id === id);
+    if (!e) return error(404, "not_found", "Email not found");
+    return { status: 200, body: { object: "email", id, to: e.to, from: e.from, subject: e.subject, created_at: new Date(e.at).toISOString(), last_event: this.lastEvents.get(id) ?? "delivered" } };
   }
 
   /** Validates the payload and, if it is fine, records the email as sent. */

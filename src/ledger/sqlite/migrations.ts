@@ -1,4 +1,5 @@
 import { STATE } from "../../states";
+import { LINKS_SCHEMA } from "../links-schema";
 
 // Ordered schema migrations: entry i takes the ledger from user_version i to i + 1, each in
 // its own transaction. Never edit a shipped entry; append a new one.
@@ -62,6 +63,7 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX events_unhandled ON events (received_at) WHERE handled_at IS NULL;
   `,
+  LINKS_SCHEMA,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

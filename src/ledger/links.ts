@@ -1,0 +1,222 @@
+import crypto from "node:crypto";
+import type { Sql } from "./sql";
+
+// Download links and what happened to them: the links each send rendered, every request made
+// through them (evidence for a dispute), refunds and disputes noticed after delivery (which
+// revoke the links), and the buyers' page's once-per-15-minutes rule per address.
+
+export interface LinkRow {
+  charge_id: string;
+  product: string;
+  file_index: number;
+  issue: number;
+  /** What rendered it: "send" (the first email, re-sent byte for byte after a crash), "r<n>", "page:<ms>". */
+  source: string;
+  file_name: string;
+  file_path: string;
+  created_at: number;
+  expires_at: number;
+  max_downloads: number;
+  downloads: number;
+}
+
+export interface LinkId {
+  charge: string;
+  product: string;
+  file: number;
+  issue: number;
+}
+
+export interface NewLinks {
+  charge: string;
+  product: string;
+  source: string;
+  files: { name: string; path: string }[];
+  expiresAfterMs: number;
+  maxDownloads: number;
+}
+
+export interface DownloadRequest {
+  link: LinkId;
+  at: number;
+  ip: string;
+  userAgent: string | null;
+  method: string;
+  range: string | null;
+  status: number;
+  bytes: number;
+  counted: boolean;
+}
+
+export interface DownloadRequestRow {
+  charge_id: string;
+  product: string;
+  file_index: number;
+  issue: number;
+  file_name: string;
+  at: number;
+  ip: string;
+  user_agent: string | null;
+  method: string;
+  range_header: string | null;
+  status: number;
+  bytes: number;
+  counted: number;
+}
+
+export type AfterDeliveryEvent = "refunded" | "disputed";
+
+export interface AfterDeliveryRow {
+  charge_id: string;
+  event: AfterDeliveryEvent;
+  at: number;
+  noticed_at: number;
+  downloads: number;
+  alerted: number;
+}
+
+const num = (v: unknown) => Number(v);
+
+function asLink(r: LinkRow): LinkRow {
+  // PostgreSQL returns BIGINT as a string: numbers in, numbers out.
+  return { ...r, file_index: num(r.file_index), issue: num(r.issue), created_at: num(r.created_at), expires_at: num(r.expires_at), max_downloads: num(r.max_downloads), downloads: num(r.downloads) };
+}
+
+/**
+ * The key download tokens are signed with. Made once (at `init`, or by the first ledger that
+ * needs one) and kept in the ledger, so every host sharing it signs and checks alike; two hosts
+ * racing to make it both end up with the one that was stored first.
+ */
+export async function linkKey(db: Sql): Promise<string> {
+  const found = await db.one<{ value: string }>("SELECT value FROM meta WHERE key = 'link_key'");
+  if (found) return found.value;
+  await db.exec("INSERT INTO meta (key, value) VALUES ('link_key', ?) ON CONFLICT (key) DO NOTHING", [crypto.randomBytes(32).toString("base64url")]);
+  return ((await db.one<{ value: string }>("SELECT value FROM meta WHERE key = 'link_key'")) as { value: string }).value;
+}
+
+/**
+ * The links of one rendering. Asked again with the same source (a send repeated after a crash),
+ * it returns the links made the first time, so the email is byte-identical and expiry still
+ * runs from the first render.
+ */
+export async function issueLinks(db: Sql, req: NewLinks, now: number): Promise<LinkRow[]> {
+  return db.transaction(async (tx) => {
+    const existing = await linksOf(tx, req.charge, req.product, req.source);
+    if (existing.length > 0) return existing;
+    const top = await tx.one<{ issue: number | null }>("SELECT max(issue) AS issue FROM download_links WHERE charge_id = ? AND product = ?", [req.charge, req.product]);
+    const issue = top?.issue === null || top?.issue === undefined ? 0 : num(top.issue) + 1;
+    for (const [i, f] of req.files.entries()) {
+      await tx.exec(
+        `INSERT INTO download_links (charge_id, product, file_index, issue, source, file_name, file_path, created_at, expires_at, max_downloads, downloads)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+        [req.charge, req.product, i, issue, req.source, f.name, f.path, now, now + req.expiresAfterMs, req.maxDownloads],
+      );
+    }
+    return linksOf(tx, req.charge, req.product, req.source);
+  });
+}
+
+async function linksOf(db: Sql, charge: string, product: string, source: string): Promise<LinkRow[]> {
+  const rows = await db.query<LinkRow>("SELECT * FROM download_links WHERE charge_id = ? AND product = ? AND source = ? ORDER BY file_index", [charge, product, source]);
+  return rows.map(asLink);
+}
+
+export async function getLink(db: Sql, id: LinkId): Promise<LinkRow | undefined> {
+  const row = await db.one<LinkRow>("SELECT * FROM download_links WHERE charge_id = ? AND product = ? AND file_index = ? AND issue = ?", [id.charge, id.product, id.file, id.issue]);
+  return row && asLink(row);
+}
+
+/** Takes one download off the link's allowance; false once it is used up. One statement, so two racing GETs cannot both take the last one. */
+export async function countDownload(db: Sql, id: LinkId): Promise<boolean> {
+  const changed = await db.exec(
+    "UPDATE download_links SET downloads = downloads + 1 WHERE charge_id = ? AND product = ? AND file_index = ? AND issue = ? AND downloads < max_downloads",
+    [id.charge, id.product, id.file, id.issue],
+  );
+  return changed === 1;
+}
+
+export async function logDownloadRequest(db: Sql, r: DownloadRequest): Promise<void> {
+  await db.exec(
+    `INSERT INTO download_requests (charge_id, product, file_index, issue, at, ip, user_agent, method, range_header, status, bytes, counted)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    [r.link.charge, r.link.product, r.link.file, r.link.issue, r.at, r.ip, r.userAgent, r.method, r.range, r.status, r.bytes, r.counted ? 1 : 0],
+  );
+}
+
+/** Every request through any of a charge's links, oldest first, with the file's name. */
+export async function downloadRequestsOf(db: Sql, charge: string): Promise<DownloadRequestRow[]> {
+  const rows = await db.query<DownloadRequestRow>(
+    `SELECT r.charge_id, r.product, r.file_index, r.issue, l.file_name, r.at, r.ip, r.user_agent, r.method, r.range_header, r.status, r.bytes, r.counted
+     FROM download_requests r JOIN download_links l
+       ON l.charge_id = r.charge_id AND l.product = r.product AND l.file_index = r.file_index AND l.issue = r.issue
+     WHERE r.charge_id = ? ORDER BY r.at, r.issue, r.file_index`,
+    [charge],
+  );
+  return rows.map((r) => ({ ...r, file_index: num(r.file_index), issue: num(r.issue), at: num(r.at), status: num(r.status), bytes: num(r.bytes), counted: num(r.counted) }));
+}
+
+/** Downloads counted on a charge's links before `at` (ms). */
+export async function downloadsBefore(db: Sql, charge: string, at: number): Promise<number> {
+  const row = await db.one<{ n: number }>("SELECT count(*) AS n FROM download_requests WHERE charge_id = ? AND counted = 1 AND at <= ?", [charge, at]);
+  return num(row?.n ?? 0);
+}
+
+/**
+ * A refund or dispute of a delivered charge, recorded once per kind (a webhook and a poll may both
+ * see it). From then on every link of the charge answers 410. True if it was new.
+ */
+export async function recordAfterDelivery(db: Sql, charge: string, event: AfterDeliveryEvent, at: number, now: number): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const downloads = await downloadsBefore(tx, charge, at);
+    const changed = await tx.exec(
+      "INSERT INTO after_delivery (charge_id, event, at, noticed_at, downloads, alerted) VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT (charge_id, event) DO NOTHING",
+      [charge, event, at, now, downloads],
+    );
+    return changed === 1;
+  });
+}
+
+export async function isRevoked(db: Sql, charge: string): Promise<boolean> {
+  return (await db.one("SELECT 1 AS x FROM after_delivery WHERE charge_id = ?", [charge])) !== undefined;
+}
+
+function asAfter(r: AfterDeliveryRow): AfterDeliveryRow {
+  return { ...r, at: num(r.at), noticed_at: num(r.noticed_at), downloads: num(r.downloads), alerted: num(r.alerted) };
+}
+
+/** Refunds and disputes after delivery noticed since `since` (ms), oldest first. */
+export async function afterDeliverySince(db: Sql, since: number): Promise<AfterDeliveryRow[]> {
+  const rows = await db.query<AfterDeliveryRow>("SELECT * FROM after_delivery WHERE at >= ? OR noticed_at >= ? ORDER BY at, charge_id, event", [since, since]);
+  return rows.map(asAfter);
+}
+
+export async function afterDeliveryOf(db: Sql, charge: string): Promise<AfterDeliveryRow[]> {
+  return (await db.query<AfterDeliveryRow>("SELECT * FROM after_delivery WHERE charge_id = ? ORDER BY at", [charge])).map(asAfter);
+}
+
+export async function unalertedDisputes(db: Sql): Promise<AfterDeliveryRow[]> {
+  return (await db.query<AfterDeliveryRow>("SELECT * FROM after_delivery WHERE event = 'disputed' AND alerted = 0 ORDER BY at, charge_id")).map(asAfter);
+}
+
+export async function markDisputesAlerted(db: Sql, charges: readonly string[]): Promise<void> {
+  for (const c of charges) await db.exec("UPDATE after_delivery SET alerted = 1 WHERE charge_id = ? AND event = 'disputed'", [c]);
+}
+
+/**
+ * The buyers' page sends an address at most one email per `windowMs`, across restarts and hosts:
+ * true when this request may send (and the window starts now). One statement, so two requests
+ * at once cannot both pass.
+ */
+export async function takeBuyerRequest(db: Sql, email: string, now: number, windowMs: number): Promise<boolean> {
+  const changed = await db.exec(
+    `INSERT INTO buyer_requests (email, last_at) VALUES (?, ?)
+     ON CONFLICT (email) DO UPDATE SET last_at = excluded.last_at WHERE buyer_requests.last_at <= ?`,
+    [email, now, now - windowMs],
+  );
+  return changed === 1;
+}
+
+/** Delivered (or resolved) charges of one address, compared case-insensitively. */
+export async function deliveredChargesOf(db: Sql, email: string): Promise<{ id: string; product: string | null; name: string | null; email: string }[]> {
+  return db.query("SELECT id, product, name, email FROM charges WHERE lower(email) = ? AND state IN ('delivered', 'resolved') ORDER BY created", [email.toLowerCase()]);
+}

@@ -1,0 +1,107 @@
+import type Stripe from "stripe";
+import { formatAmount } from "../delivery/templates";
+import { redact } from "../redact";
+import { STATE } from "../states";
+import type { PassDeps } from "./pass-deps";
+
+// Refunds and disputes of charges already delivered. Their download links stop working (410),
+// `status` lists them under afterDelivery, and a dispute alerts the owner once with the command
+// that gathers the proof. Two ways in: `serve`'s webhooks (within a minute), and each pass
+// reading Stripe's events since its last look (within an hour without webhooks).
+
+/** Only a charge the buyer already has is "after delivery"; before it, the pass skips it. */
+const DONE = new Set<string>([STATE.delivered, STATE.resolved, "bounced"]);
+
+/** Looks at a charge as Stripe has it now: refunded in full or disputed → recorded. */
+export async function noticeAfterDelivery(deps: PassDeps, charge: Stripe.Charge): Promise<void> {
+  const { ledger } = deps;
+  const row = await ledger.getCharge(charge.id);
+  if (!row || !DONE.has(row.state)) return;
+  const now = deps.clock.now();
+  if (charge.refunded && (await ledger.recordAfterDelivery(charge.id, "refunded", now, now))) {
+    deps.log.warn("refunded after delivery: its download links are revoked", { charge: charge.id });
+  }
+  if (charge.disputed && (await ledger.recordAfterDelivery(charge.id, "disputed", now, now))) {
+    deps.log.warn("disputed after delivery: its download links are revoked", { charge: charge.id });
+  }
+}
+
+/** Stripe keeps events 30 days; a first look never reaches further back than that. */
+const EVENTS_KEPT_S = 30 * 86_400;
+/** Events of the same second may be listed a moment apart: each look re-reads a little. */
+const EVENTS_OVERLAP_S = 300;
+
+/** Reads refund and dispute events since the last look and records those of delivered charges. */
+export async function pollAfterDelivery(deps: PassDeps): Promise<number> {
+  const { ledger, clock } = deps;
+  const nowS = Math.floor(clock.now() / 1000);
+  const startLine = Number((await ledger.getMeta("start_line")) ?? nowS);
+  const seen = Number((await ledger.getMeta("events_seen_until")) ?? startLine);
+  const from = Math.max(seen - EVENTS_OVERLAP_S, startLine, nowS - EVENTS_KEPT_S);
+  const events = await deps.stripe.refundAndDisputeEvents(from);
+  let recorded = 0;
+  let newest = seen;
+  for (const event of events) {
+    newest = Math.max(newest, event.created);
+    const obj = event.data.object as { id?: string; refunded?: boolean; charge?: string | { id: string }; created?: number };
+    const chargeId = event.type === "charge.refunded" ? obj.id : typeof obj.charge === "string" ? obj.charge : obj.charge?.id;
+    if (!chargeId) continue;
+    // A partial refund leaves the purchase standing; a full one ends it.
+    if (event.type === "charge.refunded" && obj.refunded !== true) continue;
+    const row = await ledger.getCharge(chargeId);
+    if (!row || !DONE.has(row.state)) continue;
+    const kind = event.type === "charge.refunded" ? "refunded" : "disputed";
+    const at = (event.type === "charge.refunded" ? event.created : (obj.created ?? event.created)) * 1000;
+    if (await ledger.recordAfterDelivery(chargeId, kind, at, clock.now())) {
+      recorded++;
+      deps.log.warn(`${kind} after delivery: its download links are revoked`, { charge: chargeId });
+    }
+  }
+  // Stripe's clock, not the host's: the next look starts from the newest event Stripe showed us.
+  if (newest > seen) await ledger.setMeta("events_seen_until", String(newest));
+  return recorded;
+}
+
+/** One email per newly disputed delivered charge, naming `paidup evidence`. */
+export async function alertDisputesAfterDelivery(deps: PassDeps): Promise<number> {
+  const { config, mailer, ledger } = deps;
+  if (!config.alertTo || !mailer) return 0;
+  const rows = await ledger.unalertedDisputes();
+  if (rows.length === 0) return 0;
+  const lines: string[] = [];
+  for (const r of rows) {
+    const c = await ledger.getCharge(r.charge_id);
+    const what = c ? `${formatAmount(c.amount, c.currency)}  ${c.email ?? "(no email)"}  ${c.product ?? ""}` : "";
+    lines.push(
+      `- ${r.charge_id}  ${what}`,
+      `  downloads before the dispute: ${r.downloads}`,
+      `  proof of delivery: paidup evidence ${r.charge_id}   (add --attach to save it as draft evidence on the dispute)`,
+    );
+  }
+  const text = [
+    `${rows.length} delivered charge(s) were disputed. Their download links no longer work.`,
+    "",
+    ...lines,
+    "",
+    "Answer the dispute in Stripe's dashboard before its due date.",
+  ].join("\n");
+  await mailer.waitTurn();
+  const key = `paidup-alert-disputed-${rows.map((r) => r.charge_id).join("-")}`.slice(0, 256);
+  const result = await mailer.send({ from: config.from, to: config.alertTo, subject: `[paidup] ${rows.length} delivered charge(s) disputed`, text }, key);
+  if (!result.ok) {
+    deps.log.error("dispute alert failed; it is tried again after the next pass", { error: result.reason });
+    return 0;
+  }
+  await ledger.markDisputesAlerted(rows.map((r) => r.charge_id));
+  return rows.length;
+}
+
+/** The pass's step: poll, then alert. A failure here is logged and never fails the pass. */
+export async function watchAfterDelivery(deps: PassDeps): Promise<void> {
+  try {
+    await pollAfterDelivery(deps);
+  } catch (err) {
+    deps.log.warn("could not read refund and dispute events from Stripe; webhooks and the next pass cover it", { error: redact(err instanceof Error ? err.message : String(err)) });
+  }
+  await alertDisputesAfterDelivery(deps).catch((err: unknown) => deps.log.error("could not send the dispute alert", { error: redact(String(err)) }));
+}
