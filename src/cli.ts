@@ -1,17 +1,6 @@
-import { Command, CommanderError } from "commander";
-import { initCommand } from "./commands/init";
-import { checkCommand } from "./commands/check";
-import { daemonCommand } from "./commands/daemon";
-import { resolveCommand } from "./commands/resolve";
-import { retryCommand } from "./commands/retry";
-import { showCommand } from "./commands/show";
-import { statusCommand } from "./commands/status";
-import { evidenceCommand } from "./commands/evidence";
-import { reconcileCommand } from "./commands/reconcile";
-import { resendCommand } from "./commands/resend";
-import { serveCommand, ServeFlags } from "./commands/serve";
+import type { Command } from "commander";
+import type { ServeFlags } from "./commands/serve";
 import { EXIT, ExitCode, PaidupError } from "./errors";
-import { log } from "./log";
 import { redact } from "./redact";
 
 // The CLI wires commands to functions and maps every error to the contract's exit codes, here
@@ -22,12 +11,32 @@ const { version } = require("../../package.json") as { version: string };
 
 type Action = () => Promise<ExitCode> | ExitCode;
 
+/* eslint-disable @typescript-eslint/no-require-imports -- A command's module, and with it the
+   libraries only it needs (Stripe, Resend, zod, winston, SQLite, node-cron, Fastify, pg), loads
+   when that command runs: `paidup --version` and `status --offline` start about as fast as node. */
+const commands = {
+  init: () => require("./commands/init") as typeof import("./commands/init"),
+  reconcile: () => require("./commands/reconcile") as typeof import("./commands/reconcile"),
+  serve: () => require("./commands/serve") as typeof import("./commands/serve"),
+  daemon: () => require("./commands/daemon") as typeof import("./commands/daemon"),
+  status: () => require("./commands/status") as typeof import("./commands/status"),
+  show: () => require("./commands/show") as typeof import("./commands/show"),
+  retry: () => require("./commands/retry") as typeof import("./commands/retry"),
+  resolve: () => require("./commands/resolve") as typeof import("./commands/resolve"),
+  check: () => require("./commands/check") as typeof import("./commands/check"),
+  resend: () => require("./commands/resend") as typeof import("./commands/resend"),
+  evidence: () => require("./commands/evidence") as typeof import("./commands/evidence"),
+};
+const commander = () => require("commander") as typeof import("commander");
+const logger = () => (require("./log") as typeof import("./log")).log;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
 /** SIGTERM/SIGINT ask the work in hand to stop after the send in flight. */
 export function stopSignal(): AbortSignal {
   const controller = new AbortController();
   const stop = (sig: NodeJS.Signals) => {
     if (controller.signal.aborted) return;
-    log.info(`${sig} received: finishing the send in flight, then stopping`);
+    logger().info(`${sig} received: finishing the send in flight, then stopping`);
     controller.abort();
   };
   process.once("SIGTERM", stop);
@@ -36,7 +45,7 @@ export function stopSignal(): AbortSignal {
 }
 
 export function buildProgram(setExit: (code: ExitCode) => void): Command {
-  const program = new Command("paidup")
+  const program = new (commander().Command)("paidup")
     .description("Every paid Stripe charge gets what was paid for, exactly once.")
     .version(version)
     .exitOverride()
@@ -51,7 +60,7 @@ export function buildProgram(setExit: (code: ExitCode) => void): Command {
     .option("--since <when>", "take in charges back to <when> (ISO date/time or 30m, 12h, 7d)")
     .action(async (opts: { since?: string }) =>
       run(async () => {
-        for (const line of (await initCommand(opts, Date.now())).lines) process.stdout.write(line + "\n");
+        for (const line of (await commands.init().initCommand(opts, Date.now())).lines) process.stdout.write(line + "\n");
         return EXIT.ok;
       })(),
     );
@@ -62,14 +71,14 @@ export function buildProgram(setExit: (code: ExitCode) => void): Command {
     .option("--dry-run", "change nothing, send nothing; print what would be done")
     .option("--since <when>", "widen this pass's listing back to <when> (never before the start line)")
     .option("--json", "print the pass's counts and undelivered charges as JSON")
-    .action(async (opts: { dryRun?: boolean; since?: string; json?: boolean }) => run(() => reconcileCommand(opts, stopSignal()))());
+    .action(async (opts: { dryRun?: boolean; since?: string; json?: boolean }) => run(() => commands.reconcile().reconcileCommand(opts, stopSignal()))());
 
   program
     .command("serve")
     .description("receive Stripe webhooks at POST /webhooks/stripe and deliver at once")
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .option("--port <port>", "port to listen on", "8787")
-    .action(async (opts: ServeFlags) => run(() => serveCommand(opts, stopSignal()))());
+    .action(async (opts: ServeFlags) => run(() => commands.serve().serveCommand(opts, stopSignal()))());
 
   program
     .command("daemon")
@@ -78,56 +87,61 @@ export function buildProgram(setExit: (code: ExitCode) => void): Command {
     .option("--serve", "also receive Stripe webhooks in this process (see serve)")
     .option("--host <host>", "with --serve: address to listen on", "127.0.0.1")
     .option("--port <port>", "with --serve: port to listen on", "8787")
-    .action(async (opts: { schedule?: string; serve?: boolean; host: string; port: string }) => run(() => daemonCommand(opts, stopSignal()))());
+    .action(async (opts: { schedule?: string; serve?: boolean; host: string; port: string }) => run(() => commands.daemon().daemonCommand(opts, stopSignal()))());
 
   program
     .command("status")
     .description("list stuck charges and the health of the last pass (read-only)")
     .option("--json", "print the status as JSON")
     .option("--offline", "read the ledger alone, without asking Stripe")
-    .action(async (opts: { json?: boolean; offline?: boolean }) => run(() => statusCommand(opts))());
+    .action(async (opts: { json?: boolean; offline?: boolean }) => run(() => commands.status().statusCommand(opts))());
 
   program
     .command("show <charge_id>")
     .description("one charge: its Stripe facts, its ledger state and every delivery attempt")
     .option("--json", "print the charge as JSON")
-    .action(async (id: string, opts: { json?: boolean }) => run(() => showCommand(id, opts))());
+    .action(async (id: string, opts: { json?: boolean }) => run(() => commands.show().showCommand(id, opts))());
 
   program
     .command("retry <charge_id>")
     .description("put a charge in needs_review or retrying back in line for the next pass")
     .option("--note <text>", "why, for the attempt history")
-    .action(async (id: string, opts: { note?: string }) => run(() => retryCommand(id, opts))());
+    .action(async (id: string, opts: { note?: string }) => run(() => commands.retry().retryCommand(id, opts))());
 
   program
     .command("resolve <charge_id>")
     .description("record a delivery done by hand; the charge is no longer stuck")
     .requiredOption("--note <text>", "what was done (required)")
-    .action(async (id: string, opts: { note?: string }) => run(() => resolveCommand(id, opts))());
+    .action(async (id: string, opts: { note?: string }) => run(() => commands.resolve().resolveCommand(id, opts))());
 
   program
     .command("resend <charge_id>")
     .description("send a delivered, resolved or bounced charge's products again, with fresh download links")
     .option("--to <email>", "send to this address, for this and later sends")
-    .action(async (id: string, opts: { to?: string }) => run(() => resendCommand(id, opts))());
+    .action(async (id: string, opts: { to?: string }) => run(() => commands.resend().resendCommand(id, opts))());
 
   program
     .command("evidence <charge_id>")
     .description("delivery proof for a dispute: the emails Resend accepted and every download")
     .option("--json", "print the evidence as JSON")
     .option("--attach", "save it as draft evidence on the charge's open dispute (needs dispute write access)")
-    .action(async (id: string, opts: { json?: boolean; attach?: boolean }) => run(() => evidenceCommand(id, opts))());
+    .action(async (id: string, opts: { json?: boolean; attach?: boolean }) => run(() => commands.evidence().evidenceCommand(id, opts))());
 
   program
     .command("check")
     .description("validate keys, config, templates, attachments and the ledger without delivering")
-    .action(async () => run(() => checkCommand())());
+    .action(async () => run(() => commands.check().checkCommand())());
 
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // Answered before commander loads: install checks and monitors ask for it often.
+  if (argv.length === 3 && (argv[2] === "--version" || argv[2] === "-V")) {
+    process.stdout.write(version + "\n");
+    return;
+  }
   let code: ExitCode = EXIT.ok;
   try {
     await buildProgram((c) => (code = c)).parseAsync(argv);
@@ -139,7 +153,7 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 function exitCodeFor(err: unknown): ExitCode {
-  if (err instanceof CommanderError) {
+  if (err instanceof commander().CommanderError) {
     const benign = ["commander.helpDisplayed", "commander.version", "commander.help"].includes(err.code);
     return benign ? EXIT.ok : EXIT.usage;
   }

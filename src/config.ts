@@ -1,11 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
-import dotenv from "dotenv";
 import { z } from "zod";
 import { parseDuration } from "./duration";
 import Mustache from "mustache";
 import { UsageError } from "./errors";
-import { registerSecret } from "./redact";
+import { DEFAULT_STALE_AFTER, DEFAULT_STUCK_AFTER, readConfigJson } from "./thresholds";
+
+// The environment (keys, paths) lives in env.ts, loaded without zod by commands that only look.
+export { Env, loadEnv, requireResendKey, requireStripeKey } from "./env";
 
 // zod validates the file and gives every error the path of its field ("products[1].match").
 
@@ -55,8 +57,8 @@ const fileSchema = z
     from: z.string().min(3),
     replyTo: z.string().email().optional(),
     alertTo: z.string().email().optional(),
-    stuckAfter: duration.default("15m"),
-    staleAfter: duration.default("10m"),
+    stuckAfter: duration.default(DEFAULT_STUCK_AFTER),
+    staleAfter: duration.default(DEFAULT_STALE_AFTER),
     retry: z
       .object({
         maxAttempts: z.number().int().min(1).max(100).default(8),
@@ -124,46 +126,6 @@ export interface Config {
   products: Product[];
 }
 
-export interface Env {
-  stripeSecretKey?: string;
-  resendApiKey?: string;
-  webhookSecret?: string;
-  configPath: string;
-  dbPath: string;
-  stripeApiBase?: string;
-}
-
-/** Reads `.env` from the working directory (never overriding the real environment). */
-export function loadEnv(cwd = process.cwd()): Env {
-  const envFile = path.join(cwd, ".env");
-  if (fs.existsSync(envFile)) dotenv.config({ path: envFile, quiet: true });
-  const e = process.env;
-  for (const secret of [e.STRIPE_SECRET_KEY, e.RESEND_API_KEY, e.STRIPE_WEBHOOK_SECRET]) registerSecret(secret);
-  return {
-    stripeSecretKey: e.STRIPE_SECRET_KEY || undefined,
-    resendApiKey: e.RESEND_API_KEY || undefined,
-    webhookSecret: e.STRIPE_WEBHOOK_SECRET || undefined,
-    configPath: path.resolve(cwd, e.PAIDUP_CONFIG || "paidup.config.json"),
-    dbPath: path.resolve(cwd, e.PAIDUP_DB || path.join("state", "paidup.db")),
-    stripeApiBase: e.STRIPE_API_BASE || undefined,
-  };
-}
-
-export function requireStripeKey(env: Env): string {
-  if (!env.stripeSecretKey) {
-    throw new UsageError("STRIPE_SECRET_KEY is not set", "put a restricted key with read access to charges, customers and checkout sessions in the environment or in .env");
-  }
-  if (!/^(sk|rk)_(test|live)_/.test(env.stripeSecretKey)) {
-    throw new UsageError("STRIPE_SECRET_KEY does not look like a Stripe secret or restricted key (sk_… or rk_…)");
-  }
-  return env.stripeSecretKey;
-}
-
-export function requireResendKey(env: Env): string {
-  if (!env.resendApiKey) throw new UsageError("RESEND_API_KEY is not set", "it is needed for every run that sends; --dry-run works without it");
-  return env.resendApiKey;
-}
-
 function formatPath(p: readonly PropertyKey[]): string {
   return p.reduce<string>((acc, part) => (typeof part === "number" ? `${acc}[${part}]` : acc ? `${acc}.${String(part)}` : String(part)), "");
 }
@@ -179,14 +141,7 @@ function readTemplate(baseDir: string, file: string, field: string): string {
 
 /** Loads and validates the config file; every error names the file and the field. */
 export function loadConfig(configPath: string): Config {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(fs.readFileSync(configPath, "utf8"));
-  } catch (err) {
-    const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : `is not valid JSON (${(err as Error).message})`;
-    throw new UsageError(`config file ${configPath} ${why}`, "set PAIDUP_CONFIG or create paidup.config.json (see paidup.config.example.json)");
-  }
-  const parsed = fileSchema.safeParse(raw);
+  const parsed = fileSchema.safeParse(readConfigJson(configPath));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${formatPath(i.path) || "(top level)"}: ${i.message}`);
     throw new UsageError(`config file ${configPath} is invalid:\n${lines.join("\n")}`);

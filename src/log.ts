@@ -1,24 +1,27 @@
-import winston from "winston";
+import type winston from "winston";
 import { redact } from "./redact";
 
 // Logs go to stderr so that stdout carries only command output (tables, --json).
-const redactFormat = winston.format((info) => {
-  info.message = redact(String(info.message));
-  for (const key of Object.keys(info)) {
-    const value = info[key];
-    if (typeof value === "string" && key !== "level") info[key] = redact(value);
-  }
-  return info;
-})();
+// winston loads on the first line logged, not at start-up: `--version` and `status` log nothing.
 
 function build(): winston.Logger {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const w = require("winston") as typeof winston;
+  const redactFormat = w.format((info) => {
+    info.message = redact(String(info.message));
+    for (const key of Object.keys(info)) {
+      const value = info[key];
+      if (typeof value === "string" && key !== "level") info[key] = redact(value);
+    }
+    return info;
+  })();
   const json = process.env.LOG_FORMAT === "json";
   const format = json
-    ? winston.format.combine(redactFormat, winston.format.timestamp(), winston.format.json())
-    : winston.format.combine(
+    ? w.format.combine(redactFormat, w.format.timestamp(), w.format.json())
+    : w.format.combine(
         redactFormat,
-        winston.format.timestamp(),
-        winston.format.printf(({ level, message, timestamp, ...rest }) => {
+        w.format.timestamp(),
+        w.format.printf(({ level, message, timestamp, ...rest }) => {
           const fields = Object.entries(rest)
             .filter(([k]) => typeof k === "string")
             .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
@@ -26,13 +29,21 @@ function build(): winston.Logger {
           return `${String(timestamp)} ${level} ${String(message)}${fields ? " " + fields : ""}`;
         }),
       );
-  return winston.createLogger({
+  return w.createLogger({
     level: process.env.LOG_LEVEL ?? "info",
     format,
-    transports: [new winston.transports.Console({ stderrLevels: Object.keys(winston.config.npm.levels) })],
+    transports: [new w.transports.Console({ stderrLevels: Object.keys(w.config.npm.levels) })],
   });
 }
 
-export const log = build();
-
 export type Logger = Pick<winston.Logger, "info" | "warn" | "error" | "debug">;
+
+let logger: winston.Logger | undefined;
+const get = () => (logger ??= build());
+
+export const log: Logger = {
+  info: (...args: Parameters<winston.LeveledLogMethod>) => get().info(...args),
+  warn: (...args: Parameters<winston.LeveledLogMethod>) => get().warn(...args),
+  error: (...args: Parameters<winston.LeveledLogMethod>) => get().error(...args),
+  debug: (...args: Parameters<winston.LeveledLogMethod>) => get().debug(...args),
+} as Logger;

@@ -2,12 +2,14 @@ import crypto from "node:crypto";
 import os from "node:os";
 import { systemClock, Clock } from "../clock";
 import { Config, Env, loadConfig, loadEnv, requireResendKey, requireStripeKey } from "../config";
-import { UsageError } from "../errors";
 import { Ledger, openLedger } from "../ledger";
 import { log } from "../log";
 import { Mailer } from "../delivery/mailer";
 import type { PassDeps } from "../pass/pass-deps";
 import { keyMode, StripeSource, stripeClient } from "../stripe/stripe-source";
+import { checkKeyMode } from "./look-context";
+
+export { LookContext, openLookContext } from "./look-context";
 
 export interface ContextOptions {
   /** Sending needs RESEND_API_KEY; --dry-run and read-only commands do not. */
@@ -59,42 +61,4 @@ export async function openContext(opts: ContextOptions): Promise<Context> {
 function resendTimeoutMs(): number | undefined {
   const ms = Number(process.env.PAIDUP_RESEND_TIMEOUT_MS);
   return Number.isFinite(ms) && ms > 0 ? ms : undefined;
-}
-
-export interface LookContext {
-  ledger: Ledger;
-  /** null when no Stripe key was given: the command works from the ledger alone. */
-  stripe: StripeSource | null;
-  close(): Promise<void>;
-}
-
-/**
- * For commands that only look (`status`, `show`): the ledger opened read-only, so they can
- * never write, and Stripe only when a key is given.
- */
-export async function openLookContext(env: Env, stripeKey: string | undefined, clock: Clock = systemClock): Promise<LookContext> {
-  const stripe = stripeKey ? new StripeSource(stripeClient(stripeKey, env.stripeApiBase), clock) : null;
-  const ledger = await openLedger(env, { readonly: true });
-  try {
-    if (stripeKey) await checkKeyMode(ledger, keyMode(stripeKey), true);
-  } catch (err) {
-    await ledger.close();
-    throw ledger.asLedgerError(err);
-  }
-  return { ledger, stripe, close: () => ledger.close() };
-}
-
-/** A ledger made with a test-mode key must never be driven by a live key, nor the reverse. */
-async function checkKeyMode(ledger: Ledger, mode: "test" | "live", readonly: boolean): Promise<void> {
-  const recorded = await ledger.getMeta("mode");
-  if (recorded === undefined) {
-    if (!readonly) await ledger.setMeta("mode", mode);
-    return;
-  }
-  if (recorded !== mode) {
-    throw new UsageError(
-      `this ledger was made with a ${recorded}-mode Stripe key, but STRIPE_SECRET_KEY is a ${mode}-mode key`,
-      `use a ${recorded}-mode key, or a separate ledger (PAIDUP_DB) for ${mode} mode`,
-    );
-  }
 }

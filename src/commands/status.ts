@@ -1,6 +1,7 @@
 import { systemClock } from "../clock";
-import { loadConfig, loadEnv, requireStripeKey } from "../config";
-import { openLookContext } from "./context";
+import { loadEnv, requireStripeKey } from "../env";
+import { loadThresholds } from "../thresholds";
+import { openLookContext } from "./look-context";
 import { EXIT, ExitCode } from "../errors";
 import type { StuckEntry } from "../pass/report";
 import { collectStatus, StatusReport } from "../pass/status";
@@ -17,11 +18,11 @@ export async function statusCommand(flags: StatusFlags): Promise<ExitCode> {
   const env = loadEnv();
   // --offline is the monitor that works with no keys at all (only the config's thresholds).
   const stripeKey = flags.offline ? undefined : requireStripeKey(env);
-  const config = loadConfig(env.configPath);
+  const thresholds = loadThresholds(env.configPath);
   const ctx = await openLookContext(env, stripeKey);
   try {
     const now = systemClock.now();
-    const report = await collectStatus(ctx.ledger, ctx.stripe, config, now);
+    const report = await collectStatus(ctx.ledger, ctx.stripe, thresholds, now);
     process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + "\n" : human(report, now, flags.offline === true));
     return report.ok ? EXIT.ok : EXIT.attention;
   } finally {

@@ -1,4 +1,4 @@
-import type { Config } from "../config";
+import type { Thresholds } from "../thresholds";
 import { judge } from "./eligibility";
 import type { Ledger } from "../ledger";
 import { isoMs } from "../duration";
@@ -46,7 +46,7 @@ async function afterDelivery(ledger: Ledger, now: number): Promise<AfterDelivery
 }
 
 /** Everything stuck, and the health of the last pass. Reads only; `stripe` null = --offline. */
-export async function collectStatus(ledger: Ledger, stripe: StripeSource | null, config: Config, now: number): Promise<StatusReport> {
+export async function collectStatus(ledger: Ledger, stripe: StripeSource | null, config: Thresholds, now: number): Promise<StatusReport> {
   const olderThan = now - config.stuckAfterMs;
   const stuck = (await ledger.stuck(olderThan)).map(stuckEntry);
   if (stripe) stuck.push(...(await missingCharges(ledger, stripe, olderThan)));

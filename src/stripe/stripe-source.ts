@@ -1,4 +1,4 @@
-import Stripe from "stripe";
+import type Stripe from "stripe";
 import { Clock, systemClock } from "../clock";
 import { RuntimeFailure, UsageError } from "../errors";
 import { redact } from "../redact";
@@ -32,7 +32,10 @@ export function stripeClient(key: string, apiBase?: string): Stripe {
     options.protocol = url.protocol === "http:" ? "http" : "https";
     options.port = url.port ? Number(url.port) : url.protocol === "http:" ? 80 : 443;
   }
-  return new Stripe(key, options);
+  // Loaded here, not at the top: commands that never ask Stripe start without its SDK.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const StripeSdk = require("stripe") as typeof Stripe;
+  return new StripeSdk(key, options);
 }
 
 export function keyMode(key: string): "test" | "live" {
