@@ -42,10 +42,6 @@ export async function pacingCell(latencyMs: number, allowed: number, charges: nu
     const accepted = ws.resend.requests.filter((r) => r.method === "POST" && r.path === "/emails" && r.status === 200).map((r) => r.rateAt).sort((a, b) => a - b);
     const spanMs = (accepted[accepted.length - 1] ?? 0) - (accepted[0] ?? 0);
     const sends = [...ws.resend.sendsByKey().values()];
-    if (process.env.PACING_GAPS) {
-      const gaps = accepted.slice(1).map((t, i) => Math.round(t - (accepted[i] as number)));
-      process.stderr.write(`gaps: ${gaps.join(" ")}\n`);
-    }
     return {
       latencyMs, allowed, passes, charges,
       share: spanMs > 0 ? (accepted.length - 1) / ((spanMs / 1000) * allowed) : NaN,

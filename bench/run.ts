@@ -5,6 +5,8 @@ import path from "node:path";
 import { Measured, Workspace } from "./harness";
 import { SizeFigures, sizeScenario, startup, StartupFigures, statusRegistered } from "./scenarios";
 import { webhookLatency, WebhookFigures } from "./webhooks";
+import { PACING_CEILING, pacingCell, PacingCell } from "./pacing";
+import { startupRatios, StartupRatios } from "./startup-ratio";
 
 // `npm run bench [-- --quick | --sizes 1000,10000 | --reps 3 | --cpu-prof]`: the real CLI against
 // in-process fake Stripe and Resend. Figures: wall time (spawn to exit, as seen from here), peak
@@ -13,6 +15,9 @@ import { webhookLatency, WebhookFigures } from "./webhooks";
 
 interface Args {
   sizes: number[];
+  /** Charges per cell of the pacing table. */
+  pacingCharges: number;
+  startupRounds: number;
   reps: number;
   burst: number;
   lowRate: number;
@@ -30,6 +35,8 @@ function parseArgs(argv: string[]): Args {
   if (sizes.some((s) => !Number.isInteger(s) || s < 1)) throw new Error(`bad sizes: ${sizesRaw}`);
   return {
     sizes,
+    pacingCharges: Number(value("--pacing-charges") ?? (quick ? 100 : 500)),
+    startupRounds: quick ? 11 : 21,
     reps: Number(value("--reps") ?? 3),
     burst: quick ? 200 : 1000,
     lowRate: quick ? 100 : 1000,
@@ -63,13 +70,50 @@ function table(head: string[], rows: string[][]): string {
   return [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 }
 
-function report(args: Args, start: StartupFigures, sizes: SizeFigures[], hooks: WebhookFigures, hasStatus: boolean): { text: string; misses: string[] } {
+const LATENCIES = [0, 100, 250, 500];
+const ALLOWED = [2, 5, 10];
+/** Several passes at once on one Resend allowance (issue 12 item 2). */
+const SHARED = { latencyMs: 250, allowed: 5, passes: 4 };
+
+interface Extra {
+  pacing: PacingCell[];
+  ratios: StartupRatios;
+  commitsCpuMsPerCharge: number;
+}
+
+function report(args: Args, start: StartupFigures, sizes: SizeFigures[], hooks: WebhookFigures, hasStatus: boolean, extra: Extra): { text: string; misses: string[] } {
   const out: string[] = [];
   const misses: string[] = [];
   const check = (ok: boolean, what: string) => {
     if (!ok) misses.push(what);
     return ok ? "met" : "MISSED";
   };
+  const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+
+  out.push(`## Sends at Resend's allowance (${args.pacingCharges} charges per cell; config resend.maxPerSecond ${PACING_CEILING}; share of the allowed rate achieved / 429s seen / charges not delivered once)`, table(
+    ["latency", ...ALLOWED.map((a) => `${a}/s allowed`), "target ≥ 95 %, none failed"],
+    LATENCIES.map((lat) => {
+      const cells = ALLOWED.map((a) => extra.pacing.find((c) => c.latencyMs === lat && c.allowed === a && c.passes === 1) as PacingCell);
+      const ok = cells.every((c) => c.share >= 0.95 && c.failed === 0 && c.emailedTwice === 0);
+      return [`${lat} ms`, ...cells.map((c) => `${pct(c.share)} / ${c.rateLimited} / ${c.failed + c.emailedTwice}`), check(ok, `pacing at ${lat} ms`)];
+    }),
+  ));
+  const shared = extra.pacing.find((c) => c.passes > 1);
+  if (shared) {
+    out.push(`\n${shared.passes} passes started at once on ${shared.charges} charges, Resend allowing ${shared.allowed}/s at ${shared.latencyMs} ms: ` +
+      `${pct(shared.share)} of the allowance in all, ${shared.rateLimited} 429s, ${shared.failed} not delivered, ${shared.emailedTwice} emailed twice ` +
+      `(${check(shared.share >= 0.9 && shared.failed === 0 && shared.emailedTwice === 0, "passes at once")}: target: they add up to the allowance).`);
+  }
+
+  const r = extra.ratios;
+  out.push(`\n## Start-up beside its floor (median of ${r.rounds} rounds, run in turn)`, table(
+    ["run", "wall ms", "ratio to node -e 0", "target ≤ 1.5×"],
+    [
+      ["node -e 0 (floor)", ms(r.floorMs), "1.00×", ""],
+      ["paidup --version", ms(r.versionMs), `${(r.versionMs / r.floorMs).toFixed(2)}×`, check(r.versionMs <= 1.5 * r.floorMs, "--version start-up")],
+      ["paidup status --offline", ms(r.statusOfflineMs), `${(r.statusOfflineMs / r.floorMs).toFixed(2)}×`, check(r.statusOfflineMs <= 1.5 * r.floorMs, "status --offline start-up")],
+    ],
+  ));
 
   out.push("## CLI start-up", table(
     ["run", "wall ms (median)", "peak RSS MiB", "CPU ms", "Stripe req", "Resend req"],
@@ -98,16 +142,18 @@ function report(args: Args, start: StartupFigures, sizes: SizeFigures[], hooks: 
   ));
 
   const full = sizes.filter((s) => s.firstPass && s.floor);
-  out.push("\n## First full delivery pass (fake Resend: no latency, no rate limit; config maxPerSecond 100)", table(
-    ["charges", "wall s", "sends/s", "Stripe req/charge", "Resend req/charge", "RSS MiB", "paidup CPU ms/charge", "HTTP floor CPU ms/charge (paced 10 ms)", "floor wall s", "paidup own CPU ms/charge", "target < 0.2 ms"],
+  const commits = extra.commitsCpuMsPerCharge;
+  out.push(`\n## First full delivery pass (fake Resend: no latency, no rate limit; config maxPerSecond 100); floors: the HTTP floor, and the two durable commits alone (${commits.toFixed(3)} ms CPU per charge)`, table(
+    ["charges", "wall s", "sends/s", "Stripe req/charge", "Resend req/charge", "RSS MiB", "paidup CPU ms/charge", "HTTP floor CPU ms/charge (paced 10 ms)", "paidup / HTTP floor", "own CPU ms/charge (− HTTP floor)", "own beyond the two commits", "target < 0.2 ms"],
     full.map((s) => {
       const f = s.firstPass as Measured;
       const fl = s.floor as Measured;
       const own = (cpu(f) - cpu(fl)) / s.charges;
+      const beyond = own - commits;
       return [
         k(s.charges), (f.wallMs / 1000).toFixed(1), (s.charges / (f.wallMs / 1000)).toFixed(0), (f.stripeRequests / s.charges).toFixed(3), (f.resendRequests / s.charges).toFixed(3),
-        mib(f.rssMiB), (cpu(f) / s.charges).toFixed(3), (cpu(fl) / s.charges).toFixed(3), (fl.wallMs / 1000).toFixed(1), own.toFixed(3),
-        check(own < 0.2, `own CPU per charge at ${k(s.charges)} (${own.toFixed(3)} ms)`),
+        mib(f.rssMiB), (cpu(f) / s.charges).toFixed(3), (cpu(fl) / s.charges).toFixed(3), `${(cpu(f) / cpu(fl)).toFixed(2)}×`, own.toFixed(3), beyond.toFixed(3),
+        check(beyond < 0.2, `own CPU per charge beyond the commits at ${k(s.charges)} (${beyond.toFixed(3)} ms)`),
       ];
     }),
   ));
@@ -139,8 +185,17 @@ async function main(): Promise<void> {
   const hasStatus = await statusRegistered(probe).finally(() => probe.close());
   log(`sizes ${args.sizes.join(", ")}; status ${hasStatus ? "registered" : "not registered: n/a"}`);
 
+  log("start-up beside node -e 0");
+  const ratios = await startupRatios(args.startupRounds);
   log("start-up");
   const start = await startup(Math.max(args.reps, 5));
+  log("CPU floor of the two durable commits");
+  const commitsCpuMsPerCharge = await commitFloor(1000);
+  log(`pacing: ${LATENCIES.length * ALLOWED.length} cells of ${args.pacingCharges} charges, and ${SHARED.passes} passes at once, all side by side`);
+  const pacing = await Promise.all([
+    ...LATENCIES.flatMap((lat) => ALLOWED.map((a) => pacingCell(lat, a, args.pacingCharges))),
+    pacingCell(SHARED.latencyMs, SHARED.allowed, args.pacingCharges, SHARED.passes),
+  ]);
   const sizes: SizeFigures[] = [];
   for (const n of args.sizes) {
     log(`history of ${n} delivered charges`);
@@ -149,7 +204,7 @@ async function main(): Promise<void> {
   log(`webhooks: ${args.burst} back to back, then ${args.lowRate} at one per 50 ms`);
   const hooks = await webhookLatency(args.burst, args.lowRate, 50);
 
-  const { text, misses } = report(args, start, sizes, hooks, hasStatus);
+  const { text, misses } = report(args, start, sizes, hooks, hasStatus, { pacing, ratios, commitsCpuMsPerCharge });
   const header = [
     `# paidup bench, ${new Date().toISOString()} (${((Date.now() - began) / 1000).toFixed(0)} s)`,
     "",
@@ -160,7 +215,19 @@ async function main(): Promise<void> {
     "",
   ];
   process.stdout.write(header.join("\n") + text + "\n\n" + (misses.length ? `Targets missed: ${misses.join("; ")}\n` : "All targets met.\n"));
-  fs.writeFileSync(path.join(__dirname, "last-run.json"), JSON.stringify({ args, machine: machine(), start, sizes, hooks, hasStatus }, null, 2));
+  fs.writeFileSync(path.join(__dirname, "last-run.json"), JSON.stringify({ args, machine: machine(), start, ratios, commitsCpuMsPerCharge, pacing, sizes, hooks, hasStatus }, null, 2));
+}
+
+/** CPU per charge of claim + commitDelivered alone, in a process of its own (bench/commit-floor.ts). */
+async function commitFloor(n: number): Promise<number> {
+  const ws = await Workspace.start("commit-floor");
+  try {
+    const m = await ws.runOk([], { script: path.join(__dirname, "commit-floor.js"), env: { COMMIT_FLOOR_N: String(n) } });
+    const out = JSON.parse(m.stdout) as { charges: number; cpuMs: number };
+    return out.cpuMs / out.charges;
+  } finally {
+    await ws.close();
+  }
 }
 
 main().catch((err: unknown) => {

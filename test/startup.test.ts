@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { after, before, test } from "node:test";
+import { BIN, DEFAULT_PRODUCTS, Shop } from "./helpers/shop";
+
+// Start-up speed lives in bench/; what pins it here is which libraries a command loads. The CLI
+// runs in a child process that lists, on exit, every package in its require cache.
+
+let shop: Shop;
+before(async () => {
+  shop = await Shop.start();
+  assert.equal((await shop.run(["init"])).code, 0);
+});
+after(async () => shop.close());
+
+const HEAVY = ["stripe", "resend", "zod", "winston", "node-cron", "fastify", "pg", "dotenv", "cli-progress"];
+
+/** Runs `paidup args` in a node that prints the packages it loaded; returns them and the exit code. */
+function loadedBy(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; packages: string[]; stdout: string }> {
+  const probe = `
+    process.argv = [process.execPath, ${JSON.stringify(BIN)}, ...${JSON.stringify(args)}];
+    process.on("exit", () => {
+      const names = Object.keys(require.cache).map((f) => /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(f)?.[1]).filter(Boolean);
+      process.stderr.write("LOADED " + JSON.stringify([...new Set(names)]) + "\\n");
+    });
+    require(${JSON.stringify(BIN)});`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["-e", probe], { cwd: shop.dir, env: { ...shop.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const line = /LOADED (.*)/.exec(stderr)?.[1];
+      if (!line) return reject(new Error(`no module list: ${stderr}`));
+      resolve({ code, packages: JSON.parse(line) as string[], stdout });
+    });
+  });
+}
+
+test("paidup --version prints the version without loading any library, commander included", async () => {
+  const r = await loadedBy(["--version"]);
+  assert.equal(r.code, 0);
+  assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/);
+  assert.deepEqual(r.packages, []);
+});
+
+test("status --offline loads neither Stripe, Resend, zod nor winston", async () => {
+  const r = await loadedBy(["status", "--offline"], { STRIPE_SECRET_KEY: "", RESEND_API_KEY: "" });
+  assert.equal(r.code, 1, "no pass yet: attention needed");
+  const heavy = r.packages.filter((p) => HEAVY.includes(p));
+  assert.deepEqual(heavy, [], `loaded: ${r.packages.join(", ")}`);
+});
+
+test("status keeps answering while the catalog is being edited, and still refuses a bad threshold", async () => {
+  shop.writeConfig({ from: "Shop <shop@example.com>", products: [{ key: "half-written" }] });
+  const r = await shop.run(["status", "--offline", "--json"]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(JSON.parse(r.stdout).lastPass, null);
+  assert.equal((await shop.run(["reconcile"])).code, 2, "a pass refuses the broken catalog");
+
+  shop.writeConfig({ from: "Shop <shop@example.com>", staleAfter: "soon", products: DEFAULT_PRODUCTS });
+  const bad = await shop.run(["status", "--offline"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /staleAfter: "soon" is not a duration/);
+});
