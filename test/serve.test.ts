@@ -91,7 +91,21 @@ test("a body over 1 MiB is refused with 413", async () => {
 
 test("other methods get 405 and other paths 404", async () => {
   assert.equal((await fetch(`${base}/webhooks/stripe`)).status, 405);
+  assert.equal((await fetch(`${base}/webhooks/stripe`, { method: "PUT", body: "x" })).status, 405);
+  assert.equal((await fetch(`${base}/healthz`, { method: "POST", body: "{not json", headers: { "content-type": "application/json" } })).status, 405);
+  assert.equal((await fetch(`${base}/healthz`, { method: "DELETE" })).headers.get("allow"), "GET, HEAD");
+  assert.ok([200, 503].includes((await fetch(`${base}/healthz`, { method: "HEAD" })).status));
   assert.equal((await fetch(`${base}/nope`)).status, 404);
+  assert.equal((await fetch(`${base}/nope`, { method: "POST", body: "x", headers: { "content-type": "application/x-odd" } })).status, 404);
+  assert.equal((await fetch(`${base}/webhooks/stripe/extra`, { method: "POST", body: "{}" })).status, 404);
+});
+
+test("a signed event sent without a content type, or with an odd one, is still verified and taken", async () => {
+  const c = shop.stripe.addCharge(paidCharge());
+  const body = event("charge.succeeded", { id: c.id, object: "charge" });
+  const res = await fetch(`${base}/webhooks/stripe`, { method: "POST", body: Buffer.from(body), headers: { "content-type": "text/plain; charset=latin1", ...signed(body) } });
+  assert.equal(res.status, 200);
+  await until(() => shop.row(c.id)?.state === "delivered");
 });
 
 test("ten concurrent copies of one event send once", async () => {

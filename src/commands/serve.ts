@@ -2,7 +2,7 @@ import { once } from "node:events";
 import { loadEnv, requireStripeKey } from "../config";
 import { Context, openContext } from "./context";
 import { EXIT, ExitCode, UsageError } from "../errors";
-import { WebhookServer } from "../http/server";
+import { HttpServer } from "../http";
 import { stripeClient } from "../stripe/stripe-source";
 
 export interface ServeFlags {
@@ -15,10 +15,10 @@ export async function startWebhookServer(flags: ServeFlags, signal: AbortSignal,
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${flags.port} is not a port number`);
   const secret = requireWebhookSecret();
-  const server = new WebhookServer({
+  const server = new HttpServer({
     host: flags.host,
     port,
-    secret,
+    stripeSecret: secret,
     stripe: stripeClient(requireStripeKey(ctx.env), ctx.env.stripeApiBase),
     deps: { ...ctx.deps, signal },
   });

@@ -1,4 +1,10 @@
-// The HTTP side (`serve`): Stripe webhooks recorded once and handed to the pass's deliver path,
-// health, download links (downloads.ts) and the buyers' page (buyers-page.ts, buyer-request.ts).
+// The HTTP side (`serve`, `daemon --serve`): one Fastify app (server.ts) with limits and
+// timeouts shared by every route (limits.ts), and one plugin per route group: Stripe webhooks
+// recorded once and handed to the pass's deliver path, health (and metrics), download links
+// (downloads.ts), the buyers' page (buyers-page.ts, its work in buyer-request.ts); Resend
+// webhooks go beside them.
 // May import: src/*.ts foundations, ledger/, stripe/, delivery/, downloads/, pass/.
-export {};
+export { HttpServer } from "./server";
+export type { HttpServerOptions } from "./server";
+export { HTTP_LIMITS } from "./limits";
+export type { HttpLimits } from "./limits";

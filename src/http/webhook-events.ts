@@ -1,4 +1,3 @@
-import type Stripe from "stripe";
 import { deliverCharge, ChargeOutcome } from "../pass/deliver";
 import type { EventRow } from "../ledger";
 import type { PassDeps } from "../pass/pass-deps";
@@ -15,14 +14,19 @@ export const HANDLED_TYPES = new Set([
   "checkout.session.async_payment_succeeded",
 ]);
 
-/** The id of the object the event is about, kept with the event so it can be handled after a crash. */
-export function eventObjectId(event: Stripe.Event): string | null {
-  const obj = event.data.object as { id?: string; charge?: string | { id: string }; payment_intent?: string | { id: string } | null };
-  if (event.type.startsWith("charge.dispute.")) return typeof obj.charge === "string" ? obj.charge : (obj.charge?.id ?? null);
-  if (event.type.startsWith("checkout.session.")) {
-    return typeof obj.payment_intent === "string" ? obj.payment_intent : (obj.payment_intent?.id ?? null);
-  }
-  return obj.id ?? null;
+/**
+ * The id of the object the event is about, kept with the event so it can be handled after a
+ * crash. The payload is untrusted: a field of the wrong type gives null, never a TypeError.
+ */
+export function eventObjectId(type: string, obj: Record<string, unknown>): string | null {
+  const idOf = (v: unknown): string | null => {
+    if (typeof v === "string" && v.length > 0) return v.slice(0, 255);
+    if (v && typeof v === "object" && typeof (v as { id?: unknown }).id === "string") return idOf((v as { id: string }).id);
+    return null;
+  };
+  if (type.startsWith("charge.dispute.")) return idOf(obj.charge);
+  if (type.startsWith("checkout.session.")) return idOf(obj.payment_intent);
+  return typeof obj.id === "string" ? idOf(obj.id) : null;
 }
 
 /** Which charge an event points at: a charge id, or the latest charge of a session's payment intent. */
