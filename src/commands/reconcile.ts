@@ -23,14 +23,18 @@ export async function reconcileCommand(flags: ReconcileFlags, signal?: AbortSign
     } finally {
       progress.stop();
     }
-    print(report, flags);
-    return report.undelivered.length > 0 ? EXIT.attention : EXIT.ok;
+    // Exit 0 means nothing is stuck, whether or not this pass handled it: a charge left in
+    // needs_review (or waiting for a retry) by an earlier pass keeps the exit code at 1.
+    const stuckIds = new Set((await ctx.deps.ledger.stuck(ctx.deps.clock.now() - ctx.config.stuckAfterMs)).map((r) => r.id));
+    for (const u of report.undelivered) stuckIds.add(u.charge);
+    print(report, flags, stuckIds.size);
+    return stuckIds.size > 0 ? EXIT.attention : EXIT.ok;
   } finally {
     await ctx.close();
   }
 }
 
-function print(report: PassReport, flags: ReconcileFlags): void {
+function print(report: PassReport, flags: ReconcileFlags, stuck: number): void {
   const { inFlightElsewhere: _internal, ...counts } = report.counts;
   if (flags.json) {
     process.stdout.write(JSON.stringify({ ...counts, dryRun: flags.dryRun === true, undelivered: report.undelivered }, null, 2) + "\n");
@@ -45,6 +49,7 @@ function print(report: PassReport, flags: ReconcileFlags): void {
   if (!flags.dryRun) {
     for (const u of report.undelivered) lines.push(`  ${u.charge}: ${u.state}: ${u.reason ?? ""}`);
   }
+  if (stuck > 0) lines.push(`${stuck} charge(s) stuck; paidup status lists them`);
   if (!report.complete) lines.push("stopped before the end of the listing; the next pass continues");
   process.stdout.write(lines.join("\n") + "\n");
 }

@@ -2,7 +2,8 @@ import type { Sql } from "./sql";
 
 export type MetaKey =
   | "start_line" // unix seconds; charges created earlier are never delivered
-  | "watermark" // unix seconds; every charge created before it has a row
+  | "watermark" // unix seconds on Stripe's clock; every charge created before it has a row
+  | "relisted_at" // unix seconds on Stripe's clock: the last complete deep re-list of 72 h
   | "mode" // "test" | "live": the kind of Stripe key the ledger was made with
   | "last_pass" // JSON PassRecord
   | "last_success_at" // ms

@@ -3,15 +3,10 @@ import { ChargeOutcome, deliverCharge } from "./deliver";
 import { isoSeconds } from "../duration";
 import type { ChargeRow } from "../ledger";
 import type { PassDeps } from "./pass-deps";
+import { listingStart, relistWindow } from "./listing-window";
 import { SendPool } from "./send-pool";
 import { StuckEntry, stuckEntry } from "./report";
 import { STATE } from "../states";
-
-/**
- * Charges become visible in Stripe's list a moment after their `created` second: each pass
- * re-lists this much before the watermark, so a late one is never stepped over.
- */
-export const LISTING_OVERLAP_S = 120;
 
 export interface PassCounts {
   seen: number;
@@ -42,7 +37,7 @@ export interface PassReport {
 }
 
 export interface PassOptions {
-  /** Unix seconds: re-list back to here this once (never before the start line). */
+  /** Unix seconds: widen this pass's listing back to here (never before the start line). */
   since?: number;
   dryRun?: boolean;
   onProgress?: (counts: PassCounts) => void;
@@ -66,10 +61,9 @@ export async function reconcileOnce(deps: PassDeps, opts: PassOptions = {}): Pro
 async function walk(deps: PassDeps, opts: PassOptions): Promise<PassReport> {
   const { ledger, clock } = deps;
   const startedAt = clock.now();
-  const passStart = Math.floor(startedAt / 1000);
   const startLine = Number(await ledger.getMeta("start_line"));
   const watermark = Number((await ledger.getMeta("watermark")) ?? startLine);
-  const listFrom = Math.max(startLine, opts.since ?? watermark - LISTING_OVERLAP_S);
+  const listFrom = listingStart({ startLine, watermark, since: opts.since });
   const report: PassReport = { counts: emptyCounts(), undelivered: [], plan: [], complete: false, startedAt, finishedAt: startedAt };
   const stopped = () => deps.signal?.aborted === true;
 
@@ -80,8 +74,19 @@ async function walk(deps: PassDeps, opts: PassOptions): Promise<PassReport> {
   };
   // Sends overlap so that Resend's latency does not cap the rate; a dry run keeps the listing's order.
   const pool = new SendPool(() => (opts.dryRun || !deps.mailer ? 1 : deps.mailer.inFlightTarget));
+  /** Walks one listing to its end; false if a stop request cut it short. */
+  const walkAll = async (listing: AsyncIterable<Stripe.Charge>) => {
+    for await (const charge of listing) {
+      if (stopped()) return false;
+      await pool.add(charge.id, () => take(charge));
+    }
+    return !stopped();
+  };
 
-  let walked = true;
+  let walked: boolean;
+  // Where the recent walk reached on Stripe's clock: the Date of its first page, else its newest charge.
+  let reach: number | null;
+  let relisted = false;
   try {
     // Charges older than the listing window that still need a look: pending debits, due
     // retries, dead claims, a product file the operator has since staged.
@@ -94,12 +99,15 @@ async function walk(deps: PassDeps, opts: PassOptions): Promise<PassReport> {
       });
     }
 
-    for await (const charge of deps.stripe.listCharges({ gte: listFrom, lte: passStart })) {
-      if (stopped()) {
-        walked = false;
-        break;
-      }
-      await pool.add(charge.id, () => take(charge));
+    const recent = deps.stripe.listCharges({ gte: listFrom });
+    walked = await walkAll(recent);
+    reach = recent.reach;
+    const lastRelist = await ledger.getMeta("relisted_at");
+    const relist = walked && reach !== null ? relistWindow({ startLine, listFrom, stripeNow: reach, lastRelist: lastRelist === undefined ? null : Number(lastRelist) }) : null;
+    if (relist) {
+      // The slow deep re-list: a charge Stripe listed after the passes moved past its second.
+      if (relist.gte < relist.lt) walked = await walkAll(deps.stripe.listCharges(relist));
+      relisted = walked;
     }
   } catch (err) {
     // Every claim this pass made ends committed (or released) before the pass reports its failure.
@@ -108,8 +116,12 @@ async function walk(deps: PassDeps, opts: PassOptions): Promise<PassReport> {
   }
   await pool.drain();
   report.complete = walked && !stopped();
-  // The watermark moves only after the whole window was walked: every charge below it has a row.
-  if (report.complete && !opts.dryRun && passStart > watermark) await ledger.setMeta("watermark", String(passStart));
+  if (report.complete && !opts.dryRun && reach !== null) {
+    if (relisted) await ledger.setMeta("relisted_at", String(reach));
+    // The watermark moves only after the whole window was walked, and only forward: every charge
+    // below it has a row.
+    if (reach > watermark) await ledger.setMeta("watermark", String(reach));
+  }
   report.finishedAt = clock.now();
   return report;
 }

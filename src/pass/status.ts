@@ -3,17 +3,10 @@ import { judge } from "./eligibility";
 import type { Ledger } from "../ledger";
 import { isoMs } from "../duration";
 import type { AfterDeliveryEvent } from "../ledger";
+import { RELIST_BACK_S } from "./listing-window";
 import { passHealth, PassHealth } from "./pass-record";
 import { missingEntry, StuckEntry, stuckEntry } from "./report";
 import type { StripeSource } from "../stripe/stripe-source";
-
-/**
- * How far before the watermark `status` re-lists Stripe looking for paid charges without a row.
- * Below the watermark every charge should have a row; re-checking the last hour of that claim
- * catches a charge a pass stepped over (a late listing, a bug) while the buyer is still waiting,
- * for the price of a page or two of listing.
- */
-export const MISSING_RECHECK_S = 3600;
 
 /** The contract's `status --json` object. */
 export interface StatusReport {
@@ -49,22 +42,26 @@ async function afterDelivery(ledger: Ledger, now: number): Promise<AfterDelivery
 export async function collectStatus(ledger: Ledger, stripe: StripeSource | null, config: Thresholds, now: number): Promise<StatusReport> {
   const olderThan = now - config.stuckAfterMs;
   const stuck = (await ledger.stuck(olderThan)).map(stuckEntry);
-  if (stripe) stuck.push(...(await missingCharges(ledger, stripe, olderThan)));
+  if (stripe) stuck.push(...(await missingCharges(ledger, stripe, now, config.stuckAfterMs)));
   stuck.sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0));
   const { lastPass } = await passHealth(ledger, config.staleAfterMs, now);
   // A single failed pass is not yet an alarm: staleness (no success for staleAfter) is.
   return { ok: lastPass !== null && !lastPass.stale && stuck.length === 0, lastPass, stuck, afterDelivery: await afterDelivery(ledger, now) };
 }
 
-/** Eligible charges in Stripe, older than stuckAfter, that no pass has recorded. */
-async function missingCharges(ledger: Ledger, stripe: StripeSource, olderThanMs: number): Promise<StuckEntry[]> {
+/**
+ * Eligible charges in Stripe, older than stuckAfter, that no pass has recorded. The look-back is
+ * fixed (the 72 hours the passes' deep re-list covers), not tied to the watermark: a charge listed
+ * late stays visible here until a pass takes it in, however far the passes have moved on.
+ */
+async function missingCharges(ledger: Ledger, stripe: StripeSource, now: number, stuckAfterMs: number): Promise<StuckEntry[]> {
   const startLine = Number(await ledger.getMeta("start_line"));
-  const watermark = Number((await ledger.getMeta("watermark")) ?? startLine);
-  const gte = Math.max(startLine, watermark - MISSING_RECHECK_S);
-  const lte = Math.floor(olderThanMs / 1000);
-  if (lte < gte) return [];
+  const hostNow = Math.floor(now / 1000);
+  const listing = stripe.listCharges({ gte: Math.max(startLine, hostNow - RELIST_BACK_S) });
   const missing: StuckEntry[] = [];
-  for await (const charge of stripe.listCharges({ gte, lte })) {
+  for await (const charge of listing) {
+    // "Older than stuckAfter" on Stripe's clock (the Date of its first page), as `created` is.
+    if (charge.created > (listing.stripeNow ?? hostNow) - Math.floor(stuckAfterMs / 1000)) continue;
     if (judge(charge, startLine).kind !== "eligible" || (await ledger.getState(charge.id)) !== undefined) continue;
     const email = charge.billing_details?.email ?? charge.receipt_email ?? null;
     missing.push(missingEntry({ id: charge.id, amount: charge.amount, currency: charge.currency, created: charge.created, email }));

@@ -61,25 +61,63 @@ export function asStripeFailure(err: unknown, op: string): Error {
 /** The SDK retries 5xx and dropped connections itself, but never a 429: that one is ours. */
 const RATE_LIMIT_RETRIES = 4;
 
+type ChargePage = Stripe.Response<Stripe.ApiList<Stripe.Charge>>;
+
+/** One walk down Stripe's charge list, which learns Stripe's clock from the first page. */
+export class ChargeWalk implements AsyncIterable<Stripe.Charge> {
+  /** Stripe's clock when it answered the first page (its `Date` header), unix seconds. */
+  stripeNow: number | null = null;
+  /** The newest `created` walked so far, unix seconds. */
+  newestCreated: number | null = null;
+
+  constructor(private readonly fetchPage: (startingAfter: string | undefined) => Promise<ChargePage>) {}
+
+  /** How far the walk is known to reach on Stripe's clock: its `Date`, else its newest charge. */
+  get reach(): number | null {
+    return this.stripeNow ?? this.newestCreated;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Stripe.Charge> {
+    let startingAfter: string | undefined;
+    for (;;) {
+      // Paging by hand (rather than the SDK's auto-pagination) lets us count requests, read the
+      // Date header and classify a failure on any page the same way.
+      const page = await this.fetchPage(startingAfter);
+      if (startingAfter === undefined) this.stripeNow = stripeDate(page);
+      for (const charge of page.data) {
+        if (this.newestCreated === null || charge.created > this.newestCreated) this.newestCreated = charge.created;
+        yield charge;
+      }
+      const last = page.data[page.data.length - 1];
+      if (!page.has_more || !last) return;
+      startingAfter = last.id;
+    }
+  }
+}
+
+/** The `Date` header of a Stripe response in unix seconds, or null if absent or unreadable. */
+function stripeDate(response: { lastResponse?: { headers?: Record<string, string> } }): number | null {
+  const ms = Date.parse(response.lastResponse?.headers?.date ?? "");
+  return Number.isNaN(ms) ? null : Math.floor(ms / 1000);
+}
+
 export class StripeSource {
   requests = 0;
 
   constructor(private readonly stripe: Stripe, private readonly clock: Clock = systemClock) {}
 
-  /** Charges created in [gte, lte], newest first, one page of 100 in memory at a time. */
-  async *listCharges(window: { gte: number; lte: number }): AsyncGenerator<Stripe.Charge> {
-    let startingAfter: string | undefined;
-    for (;;) {
-      // Paging by hand (rather than the SDK's auto-pagination) lets us count requests and
-      // classify a failure on any page the same way.
-      const page = await this.call("list charges", () =>
-        this.stripe.charges.list({ created: { gte: window.gte, lte: window.lte }, limit: PAGE_SIZE, starting_after: startingAfter }),
-      );
-      for (const charge of page.data) yield charge;
-      const last = page.data[page.data.length - 1];
-      if (!page.has_more || !last) return;
-      startingAfter = last.id;
-    }
+  /**
+   * Charges created at or after `gte` (and before `lt`, if given), newest first, one page of 100
+   * in memory at a time. No upper bound on the host's clock: a host running slow would cut off
+   * charges Stripe has already made. The set is still fixed by the first page, since the cursor
+   * walks towards older charges and new ones appear before it.
+   */
+  listCharges(window: { gte: number; lt?: number }): ChargeWalk {
+    return new ChargeWalk((startingAfter) =>
+      this.call("list charges", () =>
+        this.stripe.charges.list({ created: { gte: window.gte, ...(window.lt === undefined ? {} : { lt: window.lt }) }, limit: PAGE_SIZE, starting_after: startingAfter }),
+      ),
+    );
   }
 
   /** The charge as Stripe has it now, or null if Stripe does not know it. */

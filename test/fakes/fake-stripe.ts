@@ -59,12 +59,17 @@ export interface StripeRequestRecord {
 }
 
 const randomId = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
-const nowSeconds = () => Math.floor(Date.now() / 1000);
 // List order: newest first, ties broken by id (descending) so the order is stable.
 const before = (a: FakeCharge, b: FakeCharge) => b.created - a.created || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 
 export class FakeStripe {
   readonly requests: StripeRequestRecord[] = [];
+  /**
+   * How far Stripe's clock runs ahead of this host's (negative: behind). It moves the default
+   * `created` of new objects and the `Date` header, as a host clock minutes off would look from
+   * paidup's side.
+   */
+  clockOffsetMs = 0;
   private readonly apiKey: string | undefined;
   private readonly faults = new FaultQueue();
   private readonly life: ServerLifecycle;
@@ -79,6 +84,7 @@ export class FakeStripe {
   readonly eventLog = new StripeEventLog();
   /** Keys also accepted, but only for reads: a write answers 403 like a restricted read-only key. */
   readonly readOnlyKeys = new Set<string>();
+  private readonly disputes: Obj[] = []; // newest first
 
   constructor(options: { apiKey?: string } = {}) {
     this.apiKey = options.apiKey;
@@ -90,12 +96,16 @@ export class FakeStripe {
   start(): Promise<void> { return this.life.start(); }
   close(): Promise<void> { return this.life.close(); }
   addFault(rule: FaultRule): void { this.faults.add(rule); }
+  /** Stripe's "now", in ms, on its own clock. */
+  nowMs(): number { return Date.now() + this.clockOffsetMs; }
+  /** Stripe's "now", in unix seconds (the resolution of `created`). */
+  nowSeconds(): number { return Math.floor(this.nowMs() / 1000); }
   clearFaults(): void { this.faults.clear(); }
 
   // ---- state helpers (synchronous) ----
 
   addCharge(input: ChargeInput = {}): FakeCharge {
-    const charge = this.buildCharge(input, nowSeconds());
+    const charge = this.buildCharge(input, this.nowSeconds());
     if (this.chargeById.has(charge.id)) throw new Error(`duplicate charge id ${charge.id}`);
     this.chargeById.set(charge.id, charge);
     this.sorted.splice(this.firstIndex((c) => before(charge, c) < 0), 0, charge);
@@ -127,7 +137,7 @@ export class FakeStripe {
    * ending now; a function template gets the index for per-charge values.
    */
   bulkAddCharges(n: number, template: ChargeInput | ((i: number) => ChargeInput) = {}): void {
-    const now = nowSeconds();
+    const now = this.nowSeconds();
     const tag = randomBytes(3).toString("hex");
     for (let i = 0; i < n; i++) {
       const input = typeof template === "function" ? template(i) : { ...template };
@@ -145,22 +155,21 @@ export class FakeStripe {
   charges(): FakeCharge[] { return [...this.sorted]; }
 
   /** A full refund, as Stripe records it: the charge flags and a `charge.refunded` event. */
-  refund(id: string, at = nowSeconds()): FakeCharge {
+  refund(id: string, at = this.nowSeconds()): FakeCharge {
     const charge = this.updateCharge(id, { refunded: true, amount_refunded: this.chargeById.get(id)?.amount ?? 0 });
     this.eventLog.add("charge.refunded", { ...charge }, at);
     return charge;
   }
 
-  /** A dispute: the charge's `disputed` flag, a Dispute object and a `charge.dispute.created` event. */
-  dispute(id: string, at = nowSeconds(), status = "needs_response"): Obj {
-    this.updateCharge(id, { disputed: true });
-    const dispute = this.eventLog.newDispute(id, at, status);
+  /** A dispute as Stripe records it: addDispute, created at `at`, and a `charge.dispute.created` event. */
+  dispute(id: string, at = this.nowSeconds(), status = "needs_response"): Obj {
+    const dispute = Object.assign(this.addDispute({ charge: id, status }), { created: at });
     this.eventLog.add("charge.dispute.created", { ...dispute }, at);
     return dispute;
   }
 
   addCustomer(input: { id?: string; email: string | null; name?: string | null }): Obj {
-    const customer = { object: "customer", created: nowSeconds(), livemode: false, metadata: {},
+    const customer = { object: "customer", created: this.nowSeconds(), livemode: false, metadata: {},
       name: null, ...input, id: input.id ?? randomId("cus") };
     this.customers.set(customer.id, customer);
     return customer;
@@ -177,7 +186,7 @@ export class FakeStripe {
     const id = input.id ?? randomId("cs_test");
     const session: Obj = { object: "checkout.session", mode: "payment", status: "complete",
       payment_status: "paid", payment_link: null, customer: null, customer_email: null,
-      customer_details: null, metadata: {}, livemode: false, created: nowSeconds(), ...rest, id };
+      customer_details: null, metadata: {}, livemode: false, created: this.nowSeconds(), ...rest, id };
     const items = line_items.map((li) => ({
       id: randomId("li"), object: "item", description: li.description ?? null,
       quantity: li.quantity ?? 1, currency: "usd", amount_discount: 0, amount_tax: 0,
@@ -186,6 +195,25 @@ export class FakeStripe {
     this.sessions.unshift(session);
     this.lineItems.set(id, items);
     return session;
+  }
+
+  /** A dispute on a charge (which becomes `disputed: true` for good, as on Stripe). */
+  addDispute(input: { charge: string; status?: string; id?: string; reason?: string }): Obj {
+    const charge = this.chargeById.get(input.charge);
+    if (!charge) throw new Error(`no charge ${input.charge}`);
+    const dispute: Obj = { object: "dispute", amount: charge.amount, currency: charge.currency, livemode: false,
+      reason: input.reason ?? "fraudulent", status: input.status ?? "needs_response", created: this.nowSeconds(),
+      metadata: {}, evidence: {}, charge: charge.id, payment_intent: charge.payment_intent, id: input.id ?? randomId("dp") };
+    this.disputes.unshift(dispute);
+    charge.disputed = true;
+    return dispute;
+  }
+
+  /** A dispute's outcome changes (won, lost, warning_closed…); the charge stays `disputed`. */
+  updateDispute(id: string, patch: { status: string }): Obj {
+    const dispute = this.disputes.find((d) => d.id === id);
+    if (!dispute) throw new Error(`no dispute ${id}`);
+    return Object.assign(dispute, patch);
   }
 
   // ---- counters ----
@@ -206,7 +234,8 @@ export class FakeStripe {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const query = url.searchParams;
     this.requests.push({ method, path: url.pathname, query: Object.fromEntries(query) });
-    const headers = { "request-id": randomId("req"), "stripe-version": "fake" };
+    // Node would stamp the host's time; Stripe's Date is on Stripe's clock.
+    const headers = { "request-id": randomId("req"), "stripe-version": "fake", date: new Date(this.nowMs()).toUTCString() };
 
     const fault = this.faults.take(method, url.pathname, req.url ?? "/");
     if (fault?.kind === "reset" || fault?.kind === "reset-after-processing") return resetConnection(res);
@@ -226,7 +255,9 @@ export class FakeStripe {
         if (key !== undefined && this.readOnlyKeys.has(key)) throw permissionError(key);
         const m = /^\/v1\/disputes\/([^/]+)$/.exec(url.pathname);
         if (!m) throw new ApiError(404, { type: "invalid_request_error", message: `Unrecognized request URL (POST: ${url.pathname}).` });
-        return sendJson(res, 200, this.eventLog.update(m[1] ?? "", Object.fromEntries(form)), headers);
+        const dispute = this.disputes.find((d) => d.id === m[1]);
+        if (!dispute) throw missing(404, "dispute", m[1] ?? "");
+        return sendJson(res, 200, this.eventLog.updateDispute(dispute, Object.fromEntries(form)), headers);
       }
       const body = this.route(method, url.pathname, query);
       sendJson(res, 200, body, headers);
@@ -271,7 +302,16 @@ export class FakeStripe {
         return paginate(items, q, path, expand);
       }
       if (path === "/v1/events") return this.eventLog.list(q);
-      if (path === "/v1/disputes") return this.eventLog.listDisputes(q);
+      if (path === "/v1/disputes") {
+        const filters = ["charge", "payment_intent"] as const;
+        const matching = this.disputes.filter((d) => filters.every((f) => q.get(f) === null || d[f] === q.get(f)));
+        return paginate(matching, q, "/v1/disputes", expand);
+      }
+      if ((m = /^\/v1\/disputes\/([^/]+)$/.exec(path))) {
+        const dispute = this.disputes.find((d) => d.id === m?.[1]);
+        if (!dispute) throw missing(404, "dispute", m[1] ?? "");
+        return dispute;
+      }
       if (path === "/v1/balance") {
         const amounts = [{ amount: 0, currency: "usd", source_types: { card: 0 } }];
         return { object: "balance", available: amounts, pending: amounts, livemode: false };

@@ -1,4 +1,4 @@
-// Refunds, disputes and the events Stripe records about them, for the fake Stripe: what paidup
+// Refund and dispute events Stripe records, for the fake Stripe: what paidup
 // polls (`events.list`) when no webhook reaches it, and what `evidence --attach` writes to.
 import { randomBytes } from "node:crypto";
 import { ApiError, invalid, missing, parseLimit, slicePage, type Obj } from "./stripe-lists";
@@ -16,7 +16,6 @@ export interface FakeEvent extends Obj {
 export class StripeEventLog {
   /** Newest first, as Stripe lists them. */
   readonly events: FakeEvent[] = [];
-  readonly disputes = new Map<string, Obj>();
   /** Every disputes.update body received, in order. */
   readonly disputeUpdates: { id: string; body: Record<string, string> }[] = [];
 
@@ -25,12 +24,6 @@ export class StripeEventLog {
     this.events.unshift(event);
     this.events.sort((a, b) => b.created - a.created);
     return event;
-  }
-
-  newDispute(chargeId: string, created: number, status: string): Obj {
-    const dispute: Obj = { id: randomId("dp"), object: "dispute", charge: chargeId, created, status, reason: "fraudulent", amount: 0, currency: "usd", evidence: {}, livemode: false };
-    this.disputes.set(dispute.id as string, dispute);
-    return dispute;
   }
 
   /** GET /v1/events: `type`, `types[]` and `created[...]` filters, newest first, paged. */
@@ -54,16 +47,9 @@ export class StripeEventLog {
     return { object: "list", url: "/v1/events", has_more: page.hasMore, data: page.items };
   }
 
-  listDisputes(q: URLSearchParams): Obj {
-    const charge = q.get("charge");
-    const data = [...this.disputes.values()].filter((d) => charge === null || d.charge === charge);
-    return { object: "list", url: "/v1/disputes", has_more: false, data };
-  }
-
   /** POST /v1/disputes/:id with a form body (`evidence[access_activity_log]=…`, `submit=false`). */
-  update(id: string, body: Record<string, string>): Obj {
-    const dispute = this.disputes.get(id);
-    if (!dispute) throw missing(404, "dispute", id);
+  updateDispute(dispute: Obj, body: Record<string, string>): Obj {
+    const id = String(dispute.id);
     if (!["needs_response", "warning_needs_response"].includes(String(dispute.status))) {
       throw invalid(`This dispute is already closed or under review (status ${String(dispute.status)}).`);
     }
