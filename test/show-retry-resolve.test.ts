@@ -53,11 +53,11 @@ test("show prints Stripe's facts for the charge when a key is available, and the
   assert.match(offline.stdout, /stripe\s+not asked \(no STRIPE_SECRET_KEY\)/);
 });
 
-test("show, retry and resolve exit 2 for a charge id the ledger does not know", async () => {
+test("show, retry and resolve exit 2 for a charge id neither the ledger nor Stripe knows", async () => {
   for (const args of [["show", "ch_nope"], ["retry", "ch_nope"], ["resolve", "ch_nope", "--note", "x"]]) {
     const r = await shop.run(args);
     assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
-    assert.match(r.stderr, /no charge ch_nope in the ledger/);
+    assert.match(r.stderr, /neither the ledger nor Stripe knows ch_nope/);
   }
 });
 

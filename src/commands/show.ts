@@ -2,11 +2,14 @@ import { systemClock } from "../clock";
 import { loadEnv, requireStripeKey } from "../config";
 import { openLookContext } from "./context";
 import { isoMs } from "../duration";
-import { EXIT, ExitCode, PaidupError, UsageError } from "../errors";
+import { EXIT, ExitCode, PaidupError } from "../errors";
+import type Stripe from "stripe";
+import { judge } from "../pass/eligibility";
 import { redact } from "../redact";
-import { stuckEntry, StuckEntry } from "../pass/report";
+import { missingEntry, stuckEntry, StuckEntry } from "../pass/report";
 import { formatAmount } from "../delivery/templates";
 import { formatAge } from "./format";
+import { chargeFacts, chargeFromStripe } from "./stripe-lookup";
 
 export interface AttemptEntry {
   at: string;
@@ -33,7 +36,13 @@ export async function showCommand(chargeId: string, flags: { json?: boolean }): 
   const ctx = await openLookContext(env, env.stripeSecretKey ? requireStripeKey(env) : undefined);
   try {
     const row = await ctx.ledger.getCharge(chargeId);
-    if (!row) throw new UsageError(`no charge ${chargeId} in the ledger`, "`paidup status` lists the stuck ones; a charge no pass has seen yet has no row");
+    if (!row) {
+      // No pass has recorded it (Stripe listed it late): Stripe's facts are all there is.
+      const charge = await chargeFromStripe(ctx.stripe, chargeId);
+      const entry: ShowEntry = { ...unrecordedEntry(charge, Number(await ctx.ledger.getMeta("start_line"))), attempts: [] };
+      process.stdout.write(flags.json ? JSON.stringify(entry, null, 2) + "\n" : human(entry, stripeFacts(charge), null, systemClock.now()));
+      return EXIT.ok;
+    }
     const attempts = (await ctx.ledger.attempts(chargeId)).map((a) => ({ at: isoMs(a.at), outcome: a.outcome, emailId: a.email_id, error: a.error, note: a.note }));
     const entry: ShowEntry = { ...stuckEntry(row), attempts };
     if (flags.json) {
@@ -44,7 +53,7 @@ export async function showCommand(chargeId: string, flags: { json?: boolean }): 
     if (ctx.stripe) {
       try {
         const c = await ctx.stripe.retrieveCharge(chargeId);
-        stripe = c ? { status: c.status, paid: c.paid, captured: c.captured, refunded: c.refunded, disputed: c.disputed } : "Stripe does not know this charge";
+        stripe = c ? stripeFacts(c) : "Stripe does not know this charge";
       } catch (err) {
         // The ledger's side is still worth printing when Stripe cannot be asked.
         stripe = `unavailable: ${redact(err instanceof PaidupError || err instanceof Error ? err.message : String(err))}`;
@@ -55,6 +64,18 @@ export async function showCommand(chargeId: string, flags: { json?: boolean }): 
   } finally {
     await ctx.close();
   }
+}
+
+function stripeFacts(c: Stripe.Charge): StripeFacts {
+  return { status: c.status, paid: c.paid, captured: c.captured, refunded: c.refunded, disputed: c.disputed };
+}
+
+/** A charge with no ledger row: `missing` if a pass would deliver it, else what a pass would record. */
+function unrecordedEntry(charge: Stripe.Charge, startLine: number): Omit<StuckEntry, "attempts"> {
+  const facts = chargeFacts(charge);
+  const { attempts: _none, ...missing } = missingEntry({ ...facts, email: facts.email ?? null });
+  const verdict = judge(charge, startLine);
+  return verdict.kind === "eligible" ? missing : { ...missing, state: verdict.state, reason: `no pass has recorded it; it would be ${verdict.state}: ${verdict.reason}` };
 }
 
 const yesNo = (b: boolean) => (b ? "yes" : "no");

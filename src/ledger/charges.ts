@@ -146,14 +146,34 @@ export function requeue(db: Sql, id: string, note: string, now: number): Promise
   });
 }
 
-/** Operator's `resolve`: delivered by hand; no pass will send it. */
-export function resolveByHand(db: Sql, id: string, note: string, now: number): Promise<boolean> {
+/**
+ * Operator's `retry` on a charge no pass has recorded (Stripe listed it late): a row due now, so
+ * the next pass fetches it and sends it. False if a row appeared meanwhile.
+ */
+export function takeInLine(db: Sql, facts: ChargeFacts, note: string, now: number): Promise<boolean> {
   return db.transaction(async (tx) => {
+    const inserted = await recordState(tx, facts, STATE.retrying, { reason: "taken in line by the operator (no pass had recorded it)", nextAttemptAt: now }, [], now);
+    if (inserted) await appendAttempt(tx, facts.id, now, OUTCOME.retryRequested, { note });
+    return inserted;
+  });
+}
+
+/**
+ * Operator's `resolve`: delivered by hand; no pass will send it. `facts` records a charge no pass
+ * has seen yet. A claim still live is never overruled: its send may be the one that delivers.
+ */
+export function resolveByHand(db: Sql, id: string, note: string, now: number, facts?: ChargeFacts): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    if (facts && (await recordState(tx, facts, STATE.resolved, { reason: note }, [], now))) {
+      await appendAttempt(tx, id, now, OUTCOME.resolved, { note });
+      return true;
+    }
     const moved = await tx.exec(
       `UPDATE charges SET state = '${STATE.resolved}', reason = ?, next_attempt_at = NULL,
          lease_owner = NULL, lease_until = NULL, alerted = 0, state_since = ?, updated_at = ?
-       WHERE id = ? AND state NOT IN ('${STATE.delivered}', '${STATE.resolved}')`,
-      [note, now, now, id],
+       WHERE id = ? AND state NOT IN ('${STATE.delivered}', '${STATE.resolved}')
+         AND NOT (state = '${STATE.sending}' AND lease_until >= ?)`,
+      [note, now, now, id, now],
     );
     if (moved === 1) await appendAttempt(tx, id, now, OUTCOME.resolved, { note });
     return moved === 1;

@@ -65,7 +65,8 @@ export class Ledger {
     charges.recordState(this.sql, facts, to, change, from, now);
   attempts = (chargeId: string): Promise<AttemptRow[]> => charges.attemptsOf(this.sql, chargeId);
   requeue = (id: string, note: string, now: number): Promise<boolean> => charges.requeue(this.sql, id, note, now);
-  resolveByHand = (id: string, note: string, now: number): Promise<boolean> => charges.resolveByHand(this.sql, id, note, now);
+  takeInLine = (facts: ChargeFacts, note: string, now: number): Promise<boolean> => charges.takeInLine(this.sql, facts, note, now);
+  resolveByHand = (id: string, note: string, now: number, facts?: ChargeFacts): Promise<boolean> => charges.resolveByHand(this.sql, id, note, now, facts);
   stuck = (sendingBefore: number): Promise<ChargeRow[]> => stuckCharges(this.sql, sendingBefore);
   unalertedStuck = (sendingBefore: number): Promise<ChargeRow[]> => charges.unalertedStuck(this.sql, sendingBefore);
   markAlerted = (ids: readonly string[]): Promise<void> => charges.markAlerted(this.sql, ids);
