@@ -168,11 +168,15 @@ export async function downloadsBefore(db: Sql, charge: string, at: number): Prom
 export async function recordAfterDelivery(db: Sql, charge: string, event: AfterDeliveryEvent, at: number, now: number): Promise<boolean> {
   return db.transaction(async (tx) => {
     const downloads = await downloadsBefore(tx, charge, at);
-    const changed = await tx.exec(
-      "INSERT INTO after_delivery (charge_id, event, at, noticed_at, downloads, alerted) VALUES (?, ?, ?, ?, ?, 0) ON CONFLICT (charge_id, event) DO NOTHING",
-      [charge, event, at, now, downloads],
-    );
-    return changed === 1;
+    const known = await tx.one<{ at: number }>("SELECT at FROM after_delivery WHERE charge_id = ? AND event = ?", [charge, event]);
+    if (known) {
+      // Noticed first by a webhook or a pass (at = then), later read from Stripe's events with
+      // Stripe's own time: the earlier, truer time wins, and the downloads counted before it.
+      if (at < num(known.at)) await tx.exec("UPDATE after_delivery SET at = ?, downloads = ? WHERE charge_id = ? AND event = ?", [at, downloads, charge, event]);
+      return false;
+    }
+    await tx.exec("INSERT INTO after_delivery (charge_id, event, at, noticed_at, downloads, alerted) VALUES (?, ?, ?, ?, ?, 0)", [charge, event, at, now, downloads]);
+    return true;
   });
 }
 
