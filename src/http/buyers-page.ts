@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { buyersPage, shopNameFrom } from "../downloads/buyers-page";
 import type { PassDeps } from "../pass/pass-deps";
 import { handleBuyerRequest } from "./buyer-request";
+import { otherMethodsNotAllowed } from "./methods";
 import { redact } from "../redact";
 
 // GET /downloads: the form. POST /downloads: the same page with a fixed notice, answered before
@@ -39,4 +40,5 @@ export const buyersPageRoutes: FastifyPluginAsync<BuyersPageOptions> = async (ap
     }
     return reply;
   });
+  otherMethodsNotAllowed(app, "/downloads", ["GET", "POST"]);
 };

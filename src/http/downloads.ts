@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { answerDownload } from "../downloads/answer";
 import type { PassDeps } from "../pass/pass-deps";
 import { redact } from "../redact";
+import { otherMethodsNotAllowed } from "./methods";
 
 // GET|HEAD /d/<token>: a download link. The decisions are in downloads/answer.ts; this file only
 // turns them into a Fastify reply. Error answers are a short HTML page a buyer can read.
@@ -51,4 +52,5 @@ export const downloadRoutes: FastifyPluginAsync<DownloadRouteOptions> = async (a
   // HEAD by hand: Fastify's automatic HEAD would set Content-Length to the empty body's 0.
   app.get("/d/*", { exposeHeadRoute: false }, handler);
   app.head("/d/*", handler);
+  otherMethodsNotAllowed(app, "/d/*", ["GET", "HEAD"]);
 };

@@ -4,6 +4,8 @@ import type Stripe from "stripe";
 import type { PassDeps } from "../pass/pass-deps";
 import { redact } from "../redact";
 import { WorkQueue } from "./event-queue";
+import { buyersPageRoutes } from "./buyers-page";
+import { downloadRoutes } from "./downloads";
 import { health } from "./health";
 import { HTTP_LIMITS, HttpLimits } from "./limits";
 import { stripeWebhooks } from "./stripe-webhooks";
@@ -41,6 +43,10 @@ export function buildApp(opts: HttpServerOptions, queue: WorkQueue): FastifyInst
     // On stop, a client holding a socket must not hold the process: events are recorded
     // before their 200, so a cut answer is only a retry for Stripe.
     forceCloseConnections: true,
+    // Behind nginx or Caddy on the same host, the buyer's address is in X-Forwarded-For; only a
+    // proxy on loopback is believed, so a client reaching serve directly cannot forge its IP
+    // in the download log that `evidence` shows.
+    trustProxy: "127.0.0.1,::1",
   });
   app.server.maxConnections = limits.maxConnections;
 
@@ -54,8 +60,9 @@ export function buildApp(opts: HttpServerOptions, queue: WorkQueue): FastifyInst
 
   app.register(stripeWebhooks, { secret: opts.stripeSecret, stripe: opts.stripe, deps, queue });
   app.register(health, { deps });
-  // Next to come, one plugin each: downloads (/d/:token), the buyers' page (/downloads),
-  // Resend webhooks (/webhooks/resend), metrics (/metrics).
+  app.register(downloadRoutes, { deps });
+  app.register(buyersPageRoutes, { deps, later: (what, job) => queue.push(what, job) });
+  // Next to come, one plugin each: Resend webhooks (/webhooks/resend), metrics (/metrics).
   return app;
 }
 
