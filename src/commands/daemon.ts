@@ -4,8 +4,8 @@ import { openContext } from "./context";
 import { startDaemon, validateSchedule } from "../pass/daemon";
 import { EXIT, ExitCode } from "../errors";
 import { log } from "../log";
-import { runPass } from "../pass/run-pass";
-import { requireWebhookSecret, startWebhookServer } from "./serve";
+import { heartbeatFromEnv } from "../heartbeat";
+import { runWatchedPass } from "../pass/pass-outcome";
 import { checkLines } from "./check";
 
 /**
@@ -14,7 +14,11 @@ import { checkLines } from "./check";
  */
 export async function daemonCommand(flags: { schedule?: string; serve?: boolean; host: string; port: string }, stop: AbortSignal): Promise<ExitCode> {
   if (flags.schedule !== undefined) validateSchedule(flags.schedule);
-  if (flags.serve) requireWebhookSecret();
+  // The HTTP side (Fastify, prom-client) loads only for --serve.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const serve = flags.serve ? (require("./serve") as typeof import("./serve")) : null;
+  serve?.requireWebhookSecret();
+  const heartbeat = heartbeatFromEnv(loadEnv().heartbeatUrl, log);
   const results = await runChecks(loadEnv());
   // Not fatal: a missing product file stops only that product (its charges go to needs_review),
   // and Stripe or Resend unreachable at boot is what every later pass retries anyway.
@@ -28,9 +32,10 @@ export async function daemonCommand(flags: { schedule?: string; serve?: boolean;
 
   const ctx = await openContext({ send: true });
   try {
-    const daemon = startDaemon({ schedule: flags.schedule, log, pass: (signal) => runPass({ ...ctx.deps, signal }) });
+    if (serve) serve.attachMetrics(ctx);
+    const daemon = startDaemon({ schedule: flags.schedule, log, pass: (signal) => runWatchedPass({ ...ctx.deps, signal }, {}, heartbeat) });
     // With --serve, webhooks and passes share one process and one ledger connection.
-    const webhooks = flags.serve ? await startWebhookServer(flags, stop, ctx) : null;
+    const webhooks = serve ? await serve.startWebhookServer(flags, stop, ctx) : null;
     await new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener("abort", () => resolve(), { once: true })));
     await Promise.all([daemon.stop(), webhooks?.stopped]);
     return EXIT.ok;

@@ -1,9 +1,11 @@
 import { parseWhen, toUnixSeconds } from "../duration";
 import { openContext } from "./context";
-import { EXIT, ExitCode } from "../errors";
+import type { ExitCode } from "../errors";
 import { progressReporter } from "./progress";
 import { PassReport } from "../pass/reconcile";
-import { runPass } from "../pass/run-pass";
+import { heartbeatFromEnv } from "../heartbeat";
+import { log } from "../log";
+import { runWatchedPass, WatchedPass } from "../pass/pass-outcome";
 
 export interface ReconcileFlags {
   dryRun?: boolean;
@@ -17,18 +19,15 @@ export async function reconcileCommand(flags: ReconcileFlags, signal?: AbortSign
     const now = ctx.deps.clock.now();
     const since = flags.since === undefined ? undefined : toUnixSeconds(parseWhen(flags.since, now, "--since"));
     const progress = progressReporter(!flags.json);
-    let report: PassReport;
+    const heartbeat = heartbeatFromEnv(ctx.env.heartbeatUrl, log);
+    let watched: WatchedPass;
     try {
-      report = await runPass({ ...ctx.deps, signal }, { since, dryRun: flags.dryRun, onProgress: progress.update });
+      watched = await runWatchedPass({ ...ctx.deps, signal }, { since, dryRun: flags.dryRun, onProgress: progress.update }, heartbeat);
     } finally {
       progress.stop();
     }
-    // Exit 0 means nothing is stuck, whether or not this pass handled it: a charge left in
-    // needs_review (or waiting for a retry) by an earlier pass keeps the exit code at 1.
-    const stuckIds = new Set((await ctx.deps.ledger.stuck(ctx.deps.clock.now() - ctx.config.stuckAfterMs)).map((r) => r.id));
-    for (const u of report.undelivered) stuckIds.add(u.charge);
-    print(report, flags, stuckIds.size);
-    return stuckIds.size > 0 ? EXIT.attention : EXIT.ok;
+    print(watched.report, flags, watched.stuck);
+    return watched.code;
   } finally {
     await ctx.close();
   }

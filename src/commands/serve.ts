@@ -3,6 +3,7 @@ import { loadEnv, requireStripeKey } from "../config";
 import { Context, openContext } from "./context";
 import { EXIT, ExitCode, UsageError } from "../errors";
 import { HttpServer } from "../http";
+import { Metrics } from "../metrics";
 import { stripeClient } from "../stripe/stripe-source";
 
 export interface ServeFlags {
@@ -10,11 +11,22 @@ export interface ServeFlags {
   port: string;
 }
 
+/**
+ * Counters for `GET /metrics`, kept by the process that serves them (a one-off `reconcile` has
+ * nobody to scrape it, and does not load prom-client). Set before the daemon's first pass.
+ */
+export function attachMetrics(ctx: Context): Metrics {
+  const metrics = (ctx.deps.metrics ??= new Metrics());
+  if (ctx.deps.mailer) ctx.deps.mailer.metrics = metrics;
+  return metrics;
+}
+
 /** Starts the webhook endpoint; resolves after a clean stop on SIGTERM/SIGINT. */
 export async function startWebhookServer(flags: ServeFlags, signal: AbortSignal, ctx: Context): Promise<{ url: string; stopped: Promise<void> }> {
   const port = Number(flags.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${flags.port} is not a port number`);
   const secret = requireWebhookSecret();
+  attachMetrics(ctx);
   const server = new HttpServer({
     host: flags.host,
     port,

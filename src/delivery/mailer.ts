@@ -1,6 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { CreateEmailOptions, Resend } from "resend";
 import type { Clock } from "../clock";
+import type { Metrics } from "../metrics";
 import { Pacer } from "./pacer";
 import type { SendablePayload } from "./payload";
 import { redact } from "../redact";
@@ -31,6 +32,8 @@ export function idempotencyKey(chargeId: string): string {
 export class Mailer {
   readonly pacer: Pacer;
   requests = 0;
+  /** Where send latency is counted for /metrics, when someone looks. */
+  metrics: Metrics | null = null;
   /** Running estimate of how long Resend takes to answer a send (ms). */
   private latencyMs: number | null = null;
   /** Until then Resend's daily or monthly quota is used up: sends are refused without a request. */
@@ -94,6 +97,7 @@ export class Mailer {
     try {
       const response = await this.resend.emails.send(payload as CreateEmailOptions, { idempotencyKey: key, signal: abort.signal });
       const took = performance.now() - started;
+      this.metrics?.sendSeconds.observe(took / 1000);
       this.latencyMs = this.latencyMs === null ? took : this.latencyMs + LATENCY_WEIGHT * (took - this.latencyMs);
       return response;
     } catch (err) {

@@ -32,6 +32,8 @@ export class Pacer {
   private heldUntil = 0;
   private readonly queue: Waiter[] = [];
   private pumping: AbortController | null = null;
+  /** Resend's `ratelimit-limit` and `ratelimit-remaining` on its last answer, for /metrics. */
+  private seen: { limit: number | null; remaining: number | null } | null = null;
 
   constructor(private readonly clock: Clock, private readonly ceilingPerSecond: number) {
     this.allowedPerSecond = ceilingPerSecond;
@@ -65,10 +67,19 @@ export class Pacer {
     });
   }
 
+  /** What Resend last said about its rate limit; null before any answer carried the headers. */
+  get lastSeen(): { limit: number | null; remaining: number | null } | null {
+    return this.seen;
+  }
+
   /** Learns from the headers of any Resend answer, 2xx or not. */
   observe(headers: RateHeaders): void {
     if (!headers) return;
     const limit = Number(headers["ratelimit-limit"]);
+    const remaining = Number(headers["ratelimit-remaining"]);
+    if (headers["ratelimit-limit"] !== undefined || headers["ratelimit-remaining"] !== undefined) {
+      this.seen = { limit: Number.isFinite(limit) ? limit : null, remaining: Number.isFinite(remaining) ? remaining : null };
+    }
     if (Number.isFinite(limit) && limit > 0) {
       const windowS = Number(/w=(\d+(?:\.\d+)?)/.exec(headers["ratelimit-policy"] ?? "")?.[1] ?? 1) || 1;
       this.allowedPerSecond = Math.min(this.ceilingPerSecond, limit / windowS);

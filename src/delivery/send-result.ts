@@ -1,5 +1,7 @@
 // Every Resend answer is classified here, once: delivered, retry later, or a human must look.
 
+import type { SendFailureClass } from "../metrics";
+
 export type SendResult =
   | { ok: true; emailId: string }
   | {
@@ -69,4 +71,13 @@ export function retryAfterMs(headers: Record<string, string> | null, now: number
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** The class a failed send is counted under in /metrics. */
+export function failureClass(result: Extract<SendResult, { ok: false }>): SendFailureClass {
+  if (result.keyRejected) return "key_rejected";
+  if (result.quotaExceeded) return "quota";
+  if (result.retryable && !result.outcomeUnknown && /rate limit/.test(result.reason)) return "rate_limited";
+  if (result.outcomeUnknown) return "outcome_unknown";
+  return result.retryable ? "retryable" : "refused";
 }

@@ -1,10 +1,13 @@
 import type { FastifyPluginAsync } from "fastify";
+import { Metrics } from "../metrics";
 import type { PassDeps } from "../pass/pass-deps";
-import { passHealth } from "../pass/pass-record";
+import { lastSuccessAt, passHealth } from "../pass/pass-record";
 import { otherMethodsNotAllowed } from "./methods";
 
-// GET /healthz: for an uptime checker outside the host. 503 when the last good pass is stale,
-// so a checker that only reads status codes notices a daemon that stopped passing.
+// What watches paidup from outside. GET /healthz for an uptime checker: 503 when the last good
+// pass is stale, so a checker that only reads status codes notices a daemon that stopped
+// passing. GET /metrics for Prometheus: this process's counters plus the ledger's gauges,
+// read at scrape time.
 
 export interface HealthOptions {
   deps: PassDeps;
@@ -21,12 +24,32 @@ const healthBody = {
   },
 } as const;
 
-const schema = { response: { 200: healthBody, 503: healthBody } } as const;
+const healthSchema = { response: { 200: healthBody, 503: healthBody } } as const;
 
 export const health: FastifyPluginAsync<HealthOptions> = async (app, { deps }) => {
-  app.get("/healthz", { schema }, async (_req, reply) => {
+  app.get("/healthz", { schema: healthSchema }, async (_req, reply) => {
     const state = await passHealth(deps.ledger, deps.config.staleAfterMs, deps.clock.now());
     return reply.code(state.lastPass && !state.lastPass.stale ? 200 : 503).send(state);
   });
   otherMethodsNotAllowed(app, "/healthz", ["GET"]);
+
+  const metrics = deps.metrics ?? new Metrics();
+  metrics.watch({
+    stuckByState: async () => {
+      const counts: Record<string, number> = {};
+      for (const row of await deps.ledger.stuck(deps.clock.now() - deps.config.stuckAfterMs)) counts[row.state] = (counts[row.state] ?? 0) + 1;
+      return counts;
+    },
+    lastSuccessAt: () => lastSuccessAt(deps.ledger),
+    rateLimit: () => {
+      const pacer = deps.mailer?.pacer;
+      if (!pacer) return null;
+      return { ...(pacer.lastSeen ?? { limit: null, remaining: null }), allowedPerSecond: pacer.ratePerSecond };
+    },
+  });
+  app.get("/metrics", async (_req, reply) => {
+    const { contentType, body } = await metrics.scrape();
+    return reply.header("content-type", contentType).send(body);
+  });
+  otherMethodsNotAllowed(app, "/metrics", ["GET"]);
 };

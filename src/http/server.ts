@@ -62,7 +62,7 @@ export function buildApp(opts: HttpServerOptions, queue: WorkQueue): FastifyInst
   app.register(health, { deps });
   app.register(downloadRoutes, { deps });
   app.register(buyersPageRoutes, { deps, later: (what, job) => queue.push(what, job) });
-  // Next to come, one plugin each: Resend webhooks (/webhooks/resend), metrics (/metrics).
+  // Next to come: Resend webhooks (/webhooks/resend). /metrics is in health.ts.
   return app;
 }
 

@@ -8,7 +8,7 @@ import { idempotencyKey } from "../delivery/mailer";
 import type { PassDeps } from "./pass-deps";
 import { buildPayload, checkAttachments, ProductFileError, StoredPayload, toSendable } from "../delivery/payload";
 import { findRecipient } from "../delivery/recipient";
-import type { SendResult } from "../delivery/send-result";
+import { failureClass, SendResult } from "../delivery/send-result";
 import { LedgerState, STATE } from "../states";
 import { DownloadVar, formatAmount, renderEmail } from "../delivery/templates";
 import type { Product } from "../config";
@@ -98,11 +98,13 @@ export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, start
   }
   if (result.ok) {
     await ledger.commitDelivered(charge.id, result.emailId, clock.now());
+    deps.metrics?.deliveries.inc();
     deps.log.info("delivered", { charge: charge.id, emailId: result.emailId });
     return { kind: "delivered", emailId: result.emailId };
   }
   const failure = await nextAfterFailure(deps, charge.id, result);
   await ledger.commitFailure(charge.id, deps.owner, failure, clock.now());
+  deps.metrics?.sendFailures.inc({ class: failureClass(result) });
   deps.log.warn("send failed", { charge: charge.id, error: result.reason, next: failure.next.state });
   if (result.keyRejected) throw new UsageError(result.reason, "fix RESEND_API_KEY; the charge was put back in line");
   return left(failure.next.state, failure.next.reason);

@@ -3,6 +3,7 @@ import type { Config } from "../config";
 import type { Ledger } from "../ledger";
 import type { Logger } from "../log";
 import type { Mailer } from "../delivery/mailer";
+import type { Metrics } from "../metrics";
 import type { StripeSource } from "../stripe/stripe-source";
 
 /** What one pass (or one webhook delivery) works with. Everything with side effects is injected. */
@@ -18,4 +19,6 @@ export interface PassDeps {
   owner: string;
   /** Aborted on SIGTERM/SIGINT: no new claim is made, the send in flight completes. */
   signal?: AbortSignal;
+  /** Counts passes, deliveries and failures for `GET /metrics`; absent in tests that don't look. */
+  metrics?: Metrics;
 }
