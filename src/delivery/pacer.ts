@@ -1,13 +1,12 @@
 import type { Clock } from "../clock";
 
 /**
- * Room left under the allowed rate. The send clock and Resend's window clock differ by network
- * jitter and timer lateness: spacing sends exactly 1/rate apart would let one late request and
- * the next on-time one land in the same window and earn a 429.
+ * Room left under the allowed rate: the window paidup counts in is this much longer than
+ * Resend's. Send starts here and arrivals there differ by network jitter; without the margin a
+ * request that travels a little faster than the one it follows lands in the same window and
+ * earns a 429.
  */
-const SPACING_MARGIN = 0.02;
-/** A timer that fires late may be caught up by this much on the next slot, never more. */
-const MAX_CATCH_UP_MS = 10;
+const WINDOW_MARGIN = 0.02;
 /** How long a 429 holds sends when Resend says nothing about when to come back. */
 const DEFAULT_HOLD_MS = 1000;
 
@@ -18,17 +17,22 @@ interface Waiter {
 export type RateHeaders = Record<string, string> | null | undefined;
 
 /**
- * Paces sends under Resend's rate limit as a token bucket of one token, refilled at the allowed
- * rate: the config's ceiling (`resend.maxPerSecond`), or Resend's `ratelimit-limit` when that is
- * lower. Resend's answers are the truth about the team's budget, which other processes share:
- * `ratelimit-remaining: 0` holds every send until `ratelimit-reset` (fractions of a second kept),
- * and a 429 holds them until Resend says a slot is free. Waiters are served in arrival order by
- * one timer at a time.
+ * Paces sends under Resend's rate limit, which other processes of the team share. The allowed
+ * rate is the config's ceiling (`resend.maxPerSecond`), or Resend's `ratelimit-limit` when that
+ * is lower. Within it, a sliding window: at most `limit` sends start in any window of a second
+ * (plus the margin). That is a token bucket that never lends a token twice in one window, so a
+ * send held back by a busy event loop (a durable commit, a slow disk) is made up at once instead
+ * of lost, and the ceiling holds in every window. Resend's answers are the truth about the
+ * team's budget: `ratelimit-remaining: 0` holds every send until `ratelimit-reset` (fractions of
+ * a second kept), and a 429 holds them until Resend says a slot is free. Waiters are served in
+ * arrival order by one timer at a time.
  */
 export class Pacer {
   private allowedPerSecond: number;
-  /** When the last token was due: the next is due one interval later (GCRA's arrival time). */
-  private lastSlot = -Infinity;
+  /** Whether an answer has told us Resend's limit yet. */
+  private heard = false;
+  /** When the most recent sends started, oldest first: at most one window's worth. */
+  private readonly starts: number[] = [];
   private heldUntil = 0;
   private readonly queue: Waiter[] = [];
   private pumping: AbortController | null = null;
@@ -44,9 +48,15 @@ export class Pacer {
     return this.allowedPerSecond;
   }
 
-  /** Milliseconds between send starts. */
-  get intervalMs(): number {
-    return (1000 / this.allowedPerSecond) * (1 + SPACING_MARGIN);
+  /**
+   * Sends allowed per window, and the window's length. A whole rate counts per second; any
+   * other (0.5/s, 2.5/s) one send per 1/rate, so no second ever holds more than the rate. Until
+   * Resend's first answer tells its limit (perhaps lower than ours), sends are spaced, not burst.
+   */
+  private get window(): { sends: number; ms: number } {
+    const rate = this.allowedPerSecond;
+    const sends = this.heard && Number.isInteger(rate) && rate >= 1 ? rate : 1;
+    return { sends, ms: ((1000 * sends) / rate) * (1 + WINDOW_MARGIN) };
   }
 
   /** Resolves when this caller may start a request (or at once when `signal` aborts). */
@@ -81,6 +91,7 @@ export class Pacer {
       this.seen = { limit: Number.isFinite(limit) ? limit : null, remaining: Number.isFinite(remaining) ? remaining : null };
     }
     if (Number.isFinite(limit) && limit > 0) {
+      this.heard = true;
       const windowS = Number(/w=(\d+(?:\.\d+)?)/.exec(headers["ratelimit-policy"] ?? "")?.[1] ?? 1) || 1;
       this.allowedPerSecond = Math.min(this.ceilingPerSecond, limit / windowS);
     }
@@ -93,6 +104,8 @@ export class Pacer {
    * `ratelimit-reset` on the answer says when to the millisecond; `retry-after` is whole seconds.
    */
   rateLimited(headers: RateHeaders, retryAfterMs: number | undefined): void {
+    // Resend did not admit it, so it takes no place in the window; the hold below keeps the pace.
+    this.starts.pop();
     const resetMs = Number(headers?.["ratelimit-remaining"]) === 0 ? resetHeaderMs(headers) : undefined;
     this.hold(resetMs ?? retryAfterMs ?? DEFAULT_HOLD_MS);
   }
@@ -114,15 +127,17 @@ export class Pacer {
     try {
       while (this.queue.length > 0 && !pumping.signal.aborted) {
         const now = this.clock.now();
-        // The interval is read now, not at the last grant: a lower limit learned meanwhile applies.
-        const at = Math.max(this.lastSlot + this.intervalMs, this.heldUntil);
+        // The window is read now, not at the last grant: a lower limit learned meanwhile applies.
+        const window = this.window;
+        this.starts.splice(0, Math.max(0, this.starts.length - window.sends));
+        const full = this.starts.length >= window.sends;
+        const at = Math.max(this.heldUntil, full ? (this.starts[0] as number) + window.ms : -Infinity);
         // Re-checked after every sleep: an answer may have brought a hold in meanwhile.
         if (at > now) {
           await this.clock.sleep(at - now, pumping.signal);
           continue;
         }
-        // After a pause the bucket holds one token, not a backlog of them.
-        this.lastSlot = now - at > this.intervalMs ? now : Math.max(at, now - MAX_CATCH_UP_MS);
+        this.starts.push(now);
         this.queue.shift()?.grant();
       }
     } finally {
