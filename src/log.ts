@@ -41,9 +41,13 @@ export type Logger = Pick<winston.Logger, "info" | "warn" | "error" | "debug">;
 let logger: winston.Logger | undefined;
 const get = () => (logger ??= build());
 
+/**
+ * Each call checks the level first: winston runs its formats (the redaction included) on every
+ * line before a transport drops it, which cost a delivered charge more than its own log line.
+ */
 export const log: Logger = {
-  info: (...args: Parameters<winston.LeveledLogMethod>) => get().info(...args),
-  warn: (...args: Parameters<winston.LeveledLogMethod>) => get().warn(...args),
+  info: (...args: Parameters<winston.LeveledLogMethod>) => (get().isInfoEnabled() ? get().info(...args) : get()),
+  warn: (...args: Parameters<winston.LeveledLogMethod>) => (get().isWarnEnabled() ? get().warn(...args) : get()),
   error: (...args: Parameters<winston.LeveledLogMethod>) => get().error(...args),
-  debug: (...args: Parameters<winston.LeveledLogMethod>) => get().debug(...args),
+  debug: (...args: Parameters<winston.LeveledLogMethod>) => (get().isDebugEnabled() ? get().debug(...args) : get()),
 } as Logger;
