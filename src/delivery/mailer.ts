@@ -78,7 +78,7 @@ export class Mailer {
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await this.pacer.turn();
       const response = await this.post(payload, key, timeoutMs);
-      this.pacer.observe(response.headers);
+      this.pacer.observe(response.headers, Boolean(response.data?.id));
       if (response.data?.id) return { ok: true, emailId: response.data.id };
       const result = classifyResendError(response.error ?? { name: "application_error", statusCode: 500, message: "empty answer" }, retryAfterMs(response.headers, this.clock.now()));
       if (!result.ok && result.quotaExceeded) this.quota = { until: this.clock.now() + (result.retryAfterMs ?? 0), result };
@@ -94,6 +94,7 @@ export class Mailer {
     // Real elapsed time, not the injected clock: it sizes the pool by what the network takes.
     const started = performance.now();
     const abort = this.withDeadline(started + timeoutMs);
+    this.pacer.sending();
     try {
       const response = await this.resend.emails.send(payload as CreateEmailOptions, { idempotencyKey: key, signal: abort.signal });
       const took = performance.now() - started;

@@ -4,9 +4,13 @@ import type { Clock } from "../clock";
  * Room left under the allowed rate: the window paidup counts in is this much longer than
  * Resend's. Send starts here and arrivals there differ by network jitter; without the margin a
  * request that travels a little faster than the one it follows lands in the same window and
- * earns a 429.
+ * earns a 429. Each 429 widens it (a busy machine has more jitter, and other processes may be
+ * sending for the team too); each accepted send narrows it back, slowly.
  */
-const WINDOW_MARGIN = 0.02;
+const MIN_MARGIN = 0.02;
+const MAX_MARGIN = 0.25;
+const MARGIN_STEP_UP = 0.01;
+const MARGIN_STEP_DOWN = 0.001;
 /** How long a 429 holds sends when Resend says nothing about when to come back. */
 const DEFAULT_HOLD_MS = 1000;
 
@@ -29,10 +33,15 @@ export type RateHeaders = Record<string, string> | null | undefined;
  */
 export class Pacer {
   private allowedPerSecond: number;
+  private margin = MIN_MARGIN;
   /** Whether an answer has told us Resend's limit yet. */
   private heard = false;
-  /** When the most recent sends started, oldest first: at most one window's worth. */
-  private readonly starts: number[] = [];
+  /**
+   * The sends of the current window. A turn granted counts from its grant until its request
+   * really starts (`sending`), then from that moment: the claim's durable commit between the
+   * two can take tens of milliseconds on a busy disk, and Resend counts arrivals, not grants.
+   */
+  private starts: { at: number; granted: boolean }[] = [];
   private heldUntil = 0;
   private readonly queue: Waiter[] = [];
   private pumping: AbortController | null = null;
@@ -56,7 +65,7 @@ export class Pacer {
   private get window(): { sends: number; ms: number } {
     const rate = this.allowedPerSecond;
     const sends = this.heard && Number.isInteger(rate) && rate >= 1 ? rate : 1;
-    return { sends, ms: ((1000 * sends) / rate) * (1 + WINDOW_MARGIN) };
+    return { sends, ms: ((1000 * sends) / rate) * (1 + this.margin) };
   }
 
   /** Resolves when this caller may start a request (or at once when `signal` aborts). */
@@ -82,8 +91,9 @@ export class Pacer {
     return this.seen;
   }
 
-  /** Learns from the headers of any Resend answer, 2xx or not. */
-  observe(headers: RateHeaders): void {
+  /** Learns from the headers of any Resend answer, 2xx or not (`accepted`: Resend took it). */
+  observe(headers: RateHeaders, accepted = false): void {
+    if (accepted) this.margin = Math.max(MIN_MARGIN, this.margin - MARGIN_STEP_DOWN);
     if (!headers) return;
     const limit = Number(headers["ratelimit-limit"]);
     const remaining = Number(headers["ratelimit-remaining"]);
@@ -105,9 +115,19 @@ export class Pacer {
    */
   rateLimited(headers: RateHeaders, retryAfterMs: number | undefined): void {
     // Resend did not admit it, so it takes no place in the window; the hold below keeps the pace.
-    this.starts.pop();
+    const i = this.starts.findIndex((e) => !e.granted);
+    if (i >= 0) this.starts.splice(i, 1);
+    this.margin = Math.min(MAX_MARGIN, this.margin + MARGIN_STEP_UP);
     const resetMs = Number(headers?.["ratelimit-remaining"]) === 0 ? resetHeaderMs(headers) : undefined;
     this.hold(resetMs ?? retryAfterMs ?? DEFAULT_HOLD_MS);
+  }
+
+  /** A request granted a turn goes out now (the oldest such turn is taken to be this one). */
+  sending(): void {
+    const now = this.clock.now();
+    const turn = this.starts.find((e) => e.granted);
+    if (turn) Object.assign(turn, { at: now, granted: false });
+    else this.starts.push({ at: now, granted: false });
   }
 
   /** No send starts for `ms` from now. */
@@ -129,15 +149,16 @@ export class Pacer {
         const now = this.clock.now();
         // The window is read now, not at the last grant: a lower limit learned meanwhile applies.
         const window = this.window;
-        this.starts.splice(0, Math.max(0, this.starts.length - window.sends));
-        const full = this.starts.length >= window.sends;
-        const at = Math.max(this.heldUntil, full ? (this.starts[0] as number) + window.ms : -Infinity);
+        this.starts = this.starts.filter((e) => e.at > now - window.ms).sort((a, b) => a.at - b.at);
+        const over = this.starts.length - window.sends;
+        // Full: the next send waits until enough of this window's sends have left it.
+        const at = Math.max(this.heldUntil, over >= 0 ? (this.starts[over] as { at: number }).at + window.ms : -Infinity);
         // Re-checked after every sleep: an answer may have brought a hold in meanwhile.
         if (at > now) {
           await this.clock.sleep(at - now, pumping.signal);
           continue;
         }
-        this.starts.push(now);
+        this.starts.push({ at: now, granted: true });
         this.queue.shift()?.grant();
       }
     } finally {
