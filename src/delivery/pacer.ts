@@ -43,6 +43,7 @@ export class Pacer {
    */
   private starts: { at: number; granted: boolean }[] = [];
   private heldUntil = 0;
+  private lastGrant = -Infinity;
   private readonly queue: Waiter[] = [];
   private pumping: AbortController | null = null;
   /** Resend's `ratelimit-limit` and `ratelimit-remaining` on its last answer, for /metrics. */
@@ -152,13 +153,17 @@ export class Pacer {
         this.starts = this.starts.filter((e) => e.at > now - window.ms).sort((a, b) => a.at - b.at);
         const over = this.starts.length - window.sends;
         // Full: the next send waits until enough of this window's sends have left it.
-        const at = Math.max(this.heldUntil, over >= 0 ? (this.starts[over] as { at: number }).at + window.ms : -Infinity);
+        // Making up for a late send happens at twice the pace at most, not in one burst: bursts
+        // arrive bunched, and a bunch is what earns a 429 from a window that counts arrivals.
+        const spaced = this.lastGrant + window.ms / window.sends / 2;
+        const at = Math.max(this.heldUntil, spaced, over >= 0 ? (this.starts[over] as { at: number }).at + window.ms : -Infinity);
         // Re-checked after every sleep: an answer may have brought a hold in meanwhile.
         if (at > now) {
           await this.clock.sleep(at - now, pumping.signal);
           continue;
         }
         this.starts.push({ at: now, granted: true });
+        this.lastGrant = now;
         this.queue.shift()?.grant();
       }
     } finally {
