@@ -91,7 +91,7 @@ test("the outcome-unknown alert names resolve, and a retry that may send a secon
   try {
     // A process claimed it and died mid-send; no pass ran for a day.
     const payload = JSON.stringify({ from: "Shop <shop@example.com>", to: "e@example.com", subject: "Your Ship Fast Skill Pack", text: "hi", attachments: [] });
-    await p.ledger.claim({ id: c.id, created: c.created, amount: c.amount, currency: c.currency, email: "e@example.com" }, "dead:1", payload, p.clock.now());
+    await p.ledger.claim({ id: c.id, created: c.created, amount: c.amount, currency: c.currency, email: "e@example.com" }, [{ product: "ship-fast", payload }], "dead:1", p.clock.now());
     p.clock.advance(25 * 3_600_000);
     await p.runPass();
     assert.equal((await p.row(c.id))?.state, "needs_review");

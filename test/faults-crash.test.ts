@@ -21,6 +21,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function expireLeases(): number {
   const db = new Database(shop.dbPath);
   try {
+    // Each product's delivery holds its own lease; the charge row mirrors the earliest one.
+    db.prepare("UPDATE deliveries SET lease_until = 0 WHERE state = 'sending'").run();
     return db.prepare("UPDATE charges SET lease_until = 0 WHERE state = 'sending'").run().changes;
   } finally {
     db.close();

@@ -171,7 +171,7 @@ test("a send claimed more than 24 h ago whose process died goes to needs_review:
   const { p, c } = await setup();
   try {
     // A process claimed it and died before recording anything.
-    await p.ledger.claim({ id: c.id, created: c.created, amount: c.amount, currency: c.currency, email: "x@example.com" }, "dead:1", JSON.stringify({ to: "x@example.com" }), p.clock.now());
+    await p.ledger.claim({ id: c.id, created: c.created, amount: c.amount, currency: c.currency, email: "x@example.com" }, [{ product: "ship-fast", payload: JSON.stringify({ to: "x@example.com" }) }], "dead:1", p.clock.now());
     p.clock.advance(LEASE_MS - 1000);
     await p.pass();
     assert.equal((await p.row(c.id))?.state, "sending", "a live lease is left alone");

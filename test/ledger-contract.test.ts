@@ -10,6 +10,8 @@ import { backends } from "./helpers/ledgers";
 const NOW = 1_790_000_000_000;
 let seq = 0;
 const facts = (extra: Partial<ChargeFacts> = {}): ChargeFacts => ({ id: `ch_contract_${++seq}`, created: 1_790_000_000, amount: 4900, currency: "usd", email: "a@example.com", ...extra });
+/** A charge of one product, as most charges are. */
+const one = (payload = "{}") => [{ product: "p", payload }];
 const failure = (at: number) => ({ error: "Resend server error", outcomeUnknown: false, next: { state: STATE.retrying, at, reason: "Resend server error" } });
 
 for (const backend of backends()) {
@@ -21,7 +23,7 @@ for (const backend of backends()) {
     test("ten claims of one charge at once make exactly one sender", async () => {
       await fresh();
       const f = facts();
-      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => ledger.claim(f, `owner-${i}`, "{}", NOW)));
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => ledger.claim(f, one("{}"), `owner-${i}`, NOW)));
       assert.equal(results.filter((r) => r.kind === "claimed").length, 1);
       const row = await ledger.getCharge(f.id);
       assert.equal(row?.state, STATE.sending);
@@ -31,10 +33,10 @@ for (const backend of backends()) {
     test("a live lease is not claimable, an expired one is retaken with the first payload and an unknown attempt", async () => {
       await fresh();
       const f = facts();
-      assert.equal((await ledger.claim(f, "dead", '{"v":1}', NOW)).kind, "claimed");
-      assert.equal((await ledger.claim(f, "other", '{"v":2}', NOW + LEASE_MS - 1)).kind, "not_claimable");
-      const retake = await ledger.claim(f, "other", '{"v":2}', NOW + LEASE_MS + 1);
-      assert.deepEqual(retake, { kind: "claimed", payload: '{"v":1}', retake: true });
+      assert.equal((await ledger.claim(f, one('{"v":1}'), "dead", NOW)).kind, "claimed");
+      assert.equal((await ledger.claim(f, one('{"v":2}'), "other", NOW + LEASE_MS - 1)).kind, "not_claimable");
+      const retake = await ledger.claim(f, one('{"v":2}'), "other", NOW + LEASE_MS + 1);
+      assert.deepEqual(retake, { kind: "claimed", claimed: [{ product: "p", sendKey: `paidup-${f.id}`, payload: '{"v":1}', retake: true }] });
       const row = await ledger.getCharge(f.id);
       assert.equal(row?.lease_owner, "other");
       assert.equal(row?.outcome_unknown, 1);
@@ -44,11 +46,11 @@ for (const backend of backends()) {
     test("only the lease holder's failure moves the row; a delivery is never undone by a late loser", async () => {
       await fresh();
       const f = facts();
-      await ledger.claim(f, "winner", "{}", NOW);
-      await ledger.commitFailure(f.id, "loser", failure(NOW + 60_000), NOW + 1);
+      await ledger.claim(f, one("{}"), "winner", NOW);
+      await ledger.commitFailure(f.id, "p", "loser", failure(NOW + 60_000), NOW + 1);
       assert.equal((await ledger.getCharge(f.id))?.state, STATE.sending);
-      await ledger.commitDelivered(f.id, "em_1", NOW + 2);
-      await ledger.commitFailure(f.id, "winner", failure(NOW + 60_000), NOW + 3);
+      await ledger.commitDelivered(f.id, "p", "em_1", NOW + 2);
+      await ledger.commitFailure(f.id, "p", "winner", failure(NOW + 60_000), NOW + 3);
       const row = await ledger.getCharge(f.id);
       assert.equal(row?.state, STATE.delivered);
       assert.equal(row?.email_id, "em_1");
@@ -57,24 +59,25 @@ for (const backend of backends()) {
     test("a failed send waits for its time, then is claimable again by anyone", async () => {
       await fresh();
       const f = facts();
-      await ledger.claim(f, "a", "{}", NOW);
-      await ledger.commitFailure(f.id, "a", failure(NOW + 60_000), NOW + 1);
+      await ledger.claim(f, one("{}"), "a", NOW);
+      await ledger.commitFailure(f.id, "p", "a", failure(NOW + 60_000), NOW + 1);
       const row = await ledger.getCharge(f.id);
       assert.equal(row?.state, STATE.retrying);
       assert.equal(row?.next_attempt_at, NOW + 60_000);
       assert.equal(row?.failed_sends, 1);
-      assert.equal((await ledger.claim(f, "b", "{}", NOW + 59_999)).kind, "not_claimable");
-      assert.equal((await ledger.claim(f, "b", "{}", NOW + 60_000)).kind, "claimed");
+      assert.equal((await ledger.claim(f, one("{}"), "b", NOW + 59_999)).kind, "not_claimable");
+      assert.equal((await ledger.claim(f, one("{}"), "b", NOW + 60_000)).kind, "claimed");
     });
 
     test("the database itself refuses delivered without an email id, and edits of the attempt history", async () => {
       await fresh();
       const f = facts();
-      await ledger.recordState(f, STATE.retrying, { reason: "x" }, [], NOW);
+      await ledger.claim(f, one(), "a", NOW);
+      await ledger.commitFailure(f.id, "p", "a", failure(NOW + 1), NOW);
       await ledger.requeue(f.id, "note", NOW);
-      await assert.rejects(ledger.transaction((tx) => tx.commitDelivered(f.id, null as unknown as string, NOW)));
+      await assert.rejects(ledger.transaction((tx) => tx.commitDelivered(f.id, "p", null as unknown as string, NOW)));
       assert.equal((await ledger.getCharge(f.id))?.state, STATE.retrying, "the failed transaction left nothing behind");
-      assert.equal((await ledger.attempts(f.id)).length, 1);
+      assert.equal((await ledger.attempts(f.id)).length, 2);
     });
 
     test("recordState inserts once and moves a row only from the states it names", async () => {
@@ -95,14 +98,83 @@ for (const backend of backends()) {
       const b = facts();
       const c = facts();
       await ledger.recordState(a, STATE.needsReview, { reason: "no product" }, [], NOW);
-      await ledger.claim(b, "x", "{}", NOW);
-      await ledger.claim(c, "x", "{}", NOW + 10_000);
-      await ledger.commitDelivered(c.id, "em", NOW + 10_001);
+      await ledger.claim(b, one("{}"), "x", NOW);
+      await ledger.claim(c, one("{}"), "x", NOW + 10_000);
+      await ledger.commitDelivered(c.id, "p", "em", NOW + 10_001);
       assert.deepEqual((await ledger.stuck(NOW + 1)).map((r) => r.id), [a.id, b.id]);
       assert.deepEqual((await ledger.stuck(NOW)).map((r) => r.id), [a.id]);
       await ledger.markAlerted([a.id]);
       assert.deepEqual((await ledger.unalertedStuck(NOW + 1)).map((r) => r.id), [b.id]);
       assert.deepEqual((await ledger.openCharges()).map((r) => r.id).sort(), [a.id, b.id].sort());
+    });
+
+    test("ten claims at once of a charge with two products make one sender, who holds both, each under its own key", async () => {
+      await fresh();
+      const f = facts();
+      const two = [{ product: "starter", payload: '{"s":1}' }, { product: "course", payload: '{"c":1}' }];
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => ledger.claim(f, two, `owner-${i}`, NOW)));
+      const won = results.filter((r) => r.kind === "claimed");
+      assert.equal(won.length, 1);
+      assert.deepEqual(won[0]?.kind === "claimed" && won[0].claimed.map((d) => [d.product, d.sendKey]), [
+        ["starter", `paidup-${f.id}`],
+        ["course", `paidup-${f.id}-course`],
+      ]);
+      const row = await ledger.getCharge(f.id);
+      assert.equal(row?.product, "starter,course");
+      assert.equal(row?.state, STATE.sending);
+    });
+
+    test("a charge is delivered once every product is; until then it has the state of the product furthest from done", async () => {
+      await fresh();
+      const f = facts();
+      const two = [{ product: "starter", payload: "{}" }, { product: "course", payload: "{}" }];
+      await ledger.claim(f, two, "a", NOW);
+      await ledger.commitDelivered(f.id, "starter", "em_s", NOW + 1);
+      assert.equal((await ledger.getCharge(f.id))?.state, STATE.sending);
+      await ledger.commitFailure(f.id, "course", "a", failure(NOW + 60_000), NOW + 2);
+      let row = await ledger.getCharge(f.id);
+      assert.equal(row?.state, STATE.retrying);
+      assert.equal(row?.reason, "course: Resend server error");
+      assert.equal(row?.next_attempt_at, NOW + 60_000);
+      assert.equal(row?.attempts, 2);
+
+      const again = await ledger.claim(f, two, "b", NOW + 60_000);
+      assert.deepEqual(again.kind === "claimed" && again.claimed.map((d) => d.product), ["course"], "the delivered product is never claimed again");
+      await ledger.commitDelivered(f.id, "course", "em_c", NOW + 60_001);
+      row = await ledger.getCharge(f.id);
+      assert.equal(row?.state, STATE.delivered);
+      assert.equal(row?.email_id, "em_s", "the charge's email id is its first product's");
+      assert.deepEqual((await ledger.deliveries(f.id)).map((d) => [d.product, d.state, d.email_id]), [
+        ["starter", STATE.delivered, "em_s"],
+        ["course", STATE.delivered, "em_c"],
+      ]);
+      assert.deepEqual((await ledger.attempts(f.id)).map((a) => [a.product, a.outcome]), [
+        ["starter", "delivered"], ["course", "failed"], ["course", "delivered"],
+      ]);
+    });
+
+    test("an expired lease on one product is retaken alone, with its first payload; a live one on the other is left to its holder", async () => {
+      await fresh();
+      const f = facts();
+      await ledger.claim(f, [{ product: "starter", payload: '{"v":1}' }, { product: "course", payload: '{"v":1}' }], "dead", NOW);
+      await ledger.commitDelivered(f.id, "starter", "em_s", NOW + 1);
+      const retake = await ledger.claim(f, [{ product: "starter", payload: '{"v":2}' }, { product: "course", payload: '{"v":2}' }], "next", NOW + LEASE_MS + 1);
+      assert.deepEqual(retake, { kind: "claimed", claimed: [{ product: "course", sendKey: `paidup-${f.id}-course`, payload: '{"v":1}', retake: true }] });
+      assert.equal((await ledger.claim(f, [{ product: "course", payload: "{}" }], "third", NOW + LEASE_MS + 2)).kind, "not_claimable");
+    });
+
+    test("retry puts back only the products not delivered; resolve closes the rest", async () => {
+      await fresh();
+      const f = facts();
+      await ledger.claim(f, [{ product: "starter", payload: "{}" }, { product: "course", payload: "{}" }], "a", NOW);
+      await ledger.commitDelivered(f.id, "starter", "em_s", NOW + 1);
+      await ledger.commitFailure(f.id, "course", "a", { error: "422", outcomeUnknown: false, next: { state: STATE.needsReview, reason: "refused" } }, NOW + 2);
+      assert.equal((await ledger.getCharge(f.id))?.state, STATE.needsReview);
+      assert.equal(await ledger.requeue(f.id, "fixed", NOW + 3), true);
+      assert.deepEqual((await ledger.deliveries(f.id)).map((d) => d.state), [STATE.delivered, STATE.retrying]);
+      assert.equal(await ledger.resolveByHand(f.id, "sent by hand", NOW + 4), true);
+      assert.deepEqual((await ledger.deliveries(f.id)).map((d) => d.state), [STATE.delivered, STATE.resolved]);
+      assert.equal((await ledger.getCharge(f.id))?.state, STATE.resolved);
     });
 
     test("a webhook event is recorded once however many times it arrives", async () => {

@@ -24,10 +24,11 @@ test("show --json prints the stuck-entry shape with attempts as a list, oldest f
   const r = await shop.run(["show", c.id, "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(out), ["charge", "state", "reason", "attempts", "amount", "currency", "email", "product", "created"]);
+  assert.deepEqual(Object.keys(out), ["charge", "state", "reason", "attempts", "amount", "currency", "email", "product", "created", "products"]);
   assert.deepEqual({ ...out, attempts: undefined }, {
     charge: c.id, state: "retrying", reason: "retry requested by the operator", attempts: undefined,
     amount: 4900, currency: "usd", email: "show@example.com", product: "ship-fast", created: iso(c.created),
+    products: [{ key: "ship-fast", state: "retrying", emailId: null }],
   });
   assert.equal(out.attempts.length, 2);
   const [failed, retried] = out.attempts;

@@ -19,8 +19,15 @@ export interface AttemptEntry {
   note: string | null;
 }
 
-/** The contract's `show --json`: a stuck entry whose `attempts` is the history, oldest first. */
-export type ShowEntry = Omit<StuckEntry, "attempts"> & { attempts: AttemptEntry[] };
+/** One product's delivery: a charge that bought several products has one email per product. */
+export interface ProductEntry {
+  key: string;
+  state: string;
+  emailId: string | null;
+}
+
+/** The contract's `show --json`: a stuck entry whose `attempts` is the history, oldest first, plus each product's delivery. */
+export type ShowEntry = Omit<StuckEntry, "attempts"> & { attempts: AttemptEntry[]; products: ProductEntry[] };
 
 interface StripeFacts {
   status: string;
@@ -39,12 +46,14 @@ export async function showCommand(chargeId: string, flags: { json?: boolean }): 
     if (!row) {
       // No pass has recorded it (Stripe listed it late): Stripe's facts are all there is.
       const charge = await chargeFromStripe(ctx.stripe, chargeId);
-      const entry: ShowEntry = { ...unrecordedEntry(charge, Number(await ctx.ledger.getMeta("start_line"))), attempts: [] };
-      process.stdout.write(flags.json ? JSON.stringify(entry, null, 2) + "\n" : human(entry, stripeFacts(charge), null, systemClock.now()));
+      const entry: ShowEntry = { ...unrecordedEntry(charge, Number(await ctx.ledger.getMeta("start_line"))), attempts: [], products: [] };
+      process.stdout.write(flags.json ? JSON.stringify(entry, null, 2) + "\n" : human(entry, stripeFacts(charge), null, [], systemClock.now()));
       return EXIT.ok;
     }
-    const attempts = (await ctx.ledger.attempts(chargeId)).map((a) => ({ at: isoMs(a.at), outcome: a.outcome, emailId: a.email_id, error: a.error, note: a.note }));
-    const entry: ShowEntry = { ...stuckEntry(row), attempts };
+    const history = await ctx.ledger.attempts(chargeId);
+    const attempts = history.map((a) => ({ at: isoMs(a.at), outcome: a.outcome, emailId: a.email_id, error: a.error, note: a.note }));
+    const products = (await ctx.ledger.deliveries(chargeId)).map((d) => ({ key: d.product, state: d.state, emailId: d.email_id }));
+    const entry: ShowEntry = { ...stuckEntry(row), attempts, products };
     if (flags.json) {
       process.stdout.write(JSON.stringify(entry, null, 2) + "\n");
       return EXIT.ok;
@@ -59,7 +68,7 @@ export async function showCommand(chargeId: string, flags: { json?: boolean }): 
         stripe = `unavailable: ${redact(err instanceof PaidupError || err instanceof Error ? err.message : String(err))}`;
       }
     }
-    process.stdout.write(human(entry, stripe, row.email_id, systemClock.now()));
+    process.stdout.write(human(entry, stripe, row.email_id, history.map((a) => a.product), systemClock.now()));
     return EXIT.ok;
   } finally {
     await ctx.close();
@@ -80,20 +89,24 @@ function unrecordedEntry(charge: Stripe.Charge, startLine: number): Omit<StuckEn
 
 const yesNo = (b: boolean) => (b ? "yes" : "no");
 
-function human(e: ShowEntry, stripe: StripeFacts | string, emailId: string | null, now: number): string {
+function human(e: ShowEntry, stripe: StripeFacts | string, emailId: string | null, attemptProducts: (string | null)[], now: number): string {
+  const several = e.products.length > 1;
   const lines = [
     `charge    ${e.charge}`,
-    `state     ${e.state}${e.reason ? ` (${e.reason})` : ""}${emailId ? `, email id ${emailId}` : ""}`,
+    `state     ${e.state}${e.reason ? ` (${e.reason})` : ""}${emailId && !several ? `, email id ${emailId}` : ""}`,
     `amount    ${formatAmount(e.amount, e.currency)}`,
     `email     ${e.email ?? "-"}`,
     `product   ${e.product ?? "-"}`,
     `created   ${e.created} (${formatAge(now - Date.parse(e.created))} ago)`,
     `stripe    ${typeof stripe === "string" ? stripe : `status ${stripe.status}, paid ${yesNo(stripe.paid)}, captured ${yesNo(stripe.captured)}, refunded ${yesNo(stripe.refunded)}, disputed ${yesNo(stripe.disputed)}`}`,
-    `attempts  ${e.attempts.length === 0 ? "none" : e.attempts.length}`,
   ];
-  for (const a of e.attempts) {
+  // One line per product when the purchase bought several: each is its own email.
+  if (several) for (const p of e.products) lines.push(`  ${p.key}  ${p.state}${p.emailId ? `, email id ${p.emailId}` : ""}`);
+  lines.push(`attempts  ${e.attempts.length === 0 ? "none" : e.attempts.length}`);
+  for (const [i, a] of e.attempts.entries()) {
+    const product = several ? attemptProducts[i] : null;
     const detail = [a.emailId && `email id ${a.emailId}`, a.error && `error: ${a.error}`, a.note && `note: ${a.note}`].filter(Boolean).join("; ");
-    lines.push(`  ${a.at}  ${a.outcome}${detail ? `  ${detail}` : ""}`);
+    lines.push(`  ${a.at}  ${product ? `${product}: ` : ""}${a.outcome}${detail ? `  ${detail}` : ""}`);
   }
   return lines.join("\n") + "\n";
 }

@@ -32,12 +32,35 @@ async function ruleMatches(rule: MatchRule, charge: Stripe.Charge, checkout: Che
   return true;
 }
 
-/** The first product of the catalog, in file order, whose every rule holds for the charge. */
-export async function findProduct(products: readonly Product[], charge: Stripe.Charge, checkout: CheckoutLookup): Promise<Product | null> {
-  for (const product of products) {
-    if (await ruleMatches(product.match, charge, checkout)) return product;
+/** Which evidence a rule rests on; a purchase's line items outrank its metadata, metadata outranks amount. */
+function tier(rule: MatchRule): "line_items" | "metadata" | "amount" {
+  if (needsCheckout(rule)) return "line_items";
+  return rule.metadata ? "metadata" : "amount";
+}
+
+/**
+ * The products a charge paid for, in file order. When the purchase has line items, every product
+ * they match is bought (a cart of three catalog products gets all three); otherwise the first
+ * product matched by metadata, else the first matched by amount (one payment of 19 USD is one
+ * product, even when two products cost 19 USD).
+ */
+export async function findProducts(products: readonly Product[], charge: Stripe.Charge, checkout: CheckoutLookup): Promise<Product[]> {
+  if (products.some((p) => tier(p.match) === "line_items")) {
+    const facts = await checkout();
+    if (facts && facts.prices.length > 0) {
+      const bought: Product[] = [];
+      for (const product of products) {
+        if (tier(product.match) === "line_items" && (await ruleMatches(product.match, charge, checkout))) bought.push(product);
+      }
+      if (bought.length > 0) return bought;
+    }
   }
-  return null;
+  for (const wanted of ["metadata", "amount"] as const) {
+    for (const product of products) {
+      if (tier(product.match) === wanted && (await ruleMatches(product.match, charge, checkout))) return [product];
+    }
+  }
+  return [];
 }
 
 /** Caches one lookup so a charge costs at most one session + line-items read. */

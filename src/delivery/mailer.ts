@@ -24,10 +24,6 @@ const FIRST_LATENCY_GUESS_MS = 300;
 /** Weight of the newest answer in the running latency estimate. */
 const LATENCY_WEIGHT = 0.2;
 
-export function idempotencyKey(chargeId: string): string {
-  return `paidup-${chargeId}`;
-}
-
 /** Sends through Resend, paced under its rate limit, with a timeout on every request. */
 export class Mailer {
   readonly pacer: Pacer;

@@ -104,13 +104,18 @@ function changeParams(c: StateChange) {
   return { reason: c.reason ?? null, next: c.nextAttemptAt ?? null, blocked: c.blockedOnFile ?? null };
 }
 
-export async function appendAttempt(db: Sql, chargeId: string, at: number, outcome: string, extra: { emailId?: string | null; error?: string | null; note?: string | null } = {}): Promise<void> {
-  await db.exec("INSERT INTO attempts (charge_id, at, outcome, email_id, error, note) VALUES (?, ?, ?, ?, ?, ?)", [
-    chargeId, at, outcome, extra.emailId ?? null, extra.error ?? null, extra.note ?? null,
+export async function appendAttempt(
+  db: Sql, chargeId: string, at: number, outcome: string,
+  extra: { product?: string | null; emailId?: string | null; error?: string | null; note?: string | null } = {},
+): Promise<void> {
+  await db.exec("INSERT INTO attempts (charge_id, product, at, outcome, email_id, error, note) VALUES (?, ?, ?, ?, ?, ?, ?)", [
+    chargeId, extra.product ?? null, at, outcome, extra.emailId ?? null, extra.error ?? null, extra.note ?? null,
   ]);
 }
 
 export interface AttemptRow {
+  /** The product the send was for; null for the charge as a whole (and for v1 attempts). */
+  product: string | null;
   at: number;
   outcome: string;
   email_id: string | null;
@@ -119,7 +124,7 @@ export interface AttemptRow {
 }
 
 export function attemptsOf(db: Sql, chargeId: string): Promise<AttemptRow[]> {
-  return db.query<AttemptRow>("SELECT at, outcome, email_id, error, note FROM attempts WHERE charge_id = ? ORDER BY id", [chargeId]);
+  return db.query<AttemptRow>("SELECT product, at, outcome, email_id, error, note FROM attempts WHERE charge_id = ? ORDER BY id", [chargeId]);
 }
 
 /**
@@ -141,7 +146,19 @@ export function requeue(db: Sql, id: string, note: string, now: number): Promise
        WHERE id = ? AND state IN ('${STATE.needsReview}', '${STATE.retrying}')`,
       [now, now, now, id],
     );
-    if (moved === 1) await appendAttempt(tx, id, now, OUTCOME.retryRequested, { note });
+    if (moved === 1) {
+      // Each product not yet delivered gets the same fresh start; delivered ones are never re-sent.
+      await tx.exec(
+        `UPDATE deliveries SET state = '${STATE.retrying}', reason = 'retry requested by the operator',
+           next_attempt_at = ?, failed_sends = 0, blocked_on_file = NULL, outcome_unknown = 0,
+           payload = CASE WHEN outcome_unknown = 1 THEN payload ELSE NULL END,
+           first_sent_at = CASE WHEN outcome_unknown = 1 THEN first_sent_at ELSE NULL END,
+           state_since = ?, updated_at = ?
+         WHERE charge_id = ? AND state IN ('${STATE.needsReview}', '${STATE.retrying}')`,
+        [now, now, now, id],
+      );
+      await appendAttempt(tx, id, now, OUTCOME.retryRequested, { note });
+    }
     return moved === 1;
   });
 }
@@ -175,7 +192,15 @@ export function resolveByHand(db: Sql, id: string, note: string, now: number, fa
          AND NOT (state = '${STATE.sending}' AND lease_until >= ?)`,
       [note, now, now, id, now],
     );
-    if (moved === 1) await appendAttempt(tx, id, now, OUTCOME.resolved, { note });
+    if (moved === 1) {
+      await tx.exec(
+        `UPDATE deliveries SET state = '${STATE.resolved}', reason = ?, next_attempt_at = NULL, lease_owner = NULL, lease_until = NULL,
+           state_since = ?, updated_at = ?
+         WHERE charge_id = ? AND state NOT IN ('${STATE.delivered}', '${STATE.resolved}')`,
+        [note, now, now, id],
+      );
+      await appendAttempt(tx, id, now, OUTCOME.resolved, { note });
+    }
     return moved === 1;
   });
 }

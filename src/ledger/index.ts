@@ -3,8 +3,8 @@
 // drivers per backend in sqlite/ and postgres/). Callers use the `Ledger` object's named async
 // operations, never the SQL functions behind them. May import: src/*.ts foundations only.
 export type { AttemptRow, ChargeFacts, ChargeRow, StateChange } from "./charges";
-export { IDEMPOTENCY_WINDOW_MS, LEASE_MS, UNKNOWN_OUTCOME_REASON } from "./claims";
-export type { ClaimResult, FailedSend } from "./claims";
+export { IDEMPOTENCY_WINDOW_MS, LEASE_MS, sendKeyFor, UNKNOWN_OUTCOME_REASON } from "./deliveries";
+export type { ClaimedDelivery, ClaimResult, DeliveryRow, FailedSend, PlannedDelivery } from "./deliveries";
 export type { EventRow } from "./events";
 export { Ledger } from "./ledger";
 export type { MetaKey } from "./meta";

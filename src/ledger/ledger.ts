@@ -1,8 +1,8 @@
 import type { LedgerState } from "../states";
 import * as charges from "./charges";
 import type { AttemptRow, ChargeFacts, ChargeRow, StateChange } from "./charges";
-import * as claims from "./claims";
-import type { ClaimResult, FailedSend } from "./claims";
+import * as deliveryOps from "./deliveries";
+import type { ClaimResult, DeliveryRow, FailedSend, PlannedDelivery } from "./deliveries";
 import * as events from "./events";
 import type { EventRow } from "./events";
 import * as links from "./links";
@@ -71,13 +71,20 @@ export class Ledger {
   unalertedStuck = (sendingBefore: number): Promise<ChargeRow[]> => charges.unalertedStuck(this.sql, sendingBefore);
   markAlerted = (ids: readonly string[]): Promise<void> => charges.markAlerted(this.sql, ids);
 
-  // Claims: claim → send outside any transaction → commitDelivered / commitFailure
-  claim = (facts: ChargeFacts, owner: string, payload: string, now: number): Promise<ClaimResult> => claims.claim(this.sql, facts, owner, payload, now);
-  commitDelivered = (id: string, emailId: string, now: number): Promise<void> => claims.commitDelivered(this.sql, id, emailId, now);
-  commitFailure = (id: string, owner: string, failure: FailedSend, now: number): Promise<void> => claims.commitFailure(this.sql, id, owner, failure, now);
-  releaseClaim = (id: string, owner: string, now: number): Promise<void> => claims.releaseClaim(this.sql, id, owner, now);
-  abandonExpiredClaim = (id: string, to: LedgerState, reason: string, now: number): Promise<boolean> =>
-    claims.abandonExpiredClaim(this.sql, id, to, reason, now);
+  // Deliveries, one per (charge, product): claim → each send outside any transaction →
+  // commitDelivered / commitFailure per product; the charge's state follows its deliveries.
+  deliveries = (chargeId: string): Promise<DeliveryRow[]> => deliveryOps.deliveriesOf(this.sql, chargeId);
+  claim = (facts: ChargeFacts, planned: readonly PlannedDelivery[], owner: string, now: number, fileReady?: (file: string) => boolean): Promise<ClaimResult> =>
+    deliveryOps.claimDeliveries(this.sql, facts, planned, owner, now, fileReady);
+  renewClaim = (chargeId: string, product: string, owner: string, now: number): Promise<boolean> => deliveryOps.renewClaim(this.sql, chargeId, product, owner, now);
+  commitDelivered = (chargeId: string, product: string, emailId: string, now: number): Promise<void> =>
+    deliveryOps.commitDelivered(this.sql, chargeId, product, emailId, now);
+  commitFailure = (chargeId: string, product: string, owner: string, failure: FailedSend, now: number): Promise<void> =>
+    deliveryOps.commitFailure(this.sql, chargeId, product, owner, failure, now);
+  releaseClaim = (chargeId: string, product: string, owner: string, now: number): Promise<void> =>
+    deliveryOps.releaseClaim(this.sql, chargeId, product, owner, now);
+  abandonExpiredClaims = (chargeId: string, to: LedgerState, reason: string, now: number): Promise<boolean> =>
+    deliveryOps.abandonExpiredClaims(this.sql, chargeId, to, reason, now);
 
   // Webhook events
   recordEvent = (e: { id: string; type: string; objectId: string | null }, now: number): Promise<boolean> => events.recordEvent(this.sql, e, now);

@@ -181,7 +181,7 @@ export class FakeResend {
     if (isSend) this.enter(idempotencyKey);
     res.on("finish", () => (record.status = res.statusCode));
     try {
-      const fault = this.faults.take(method, path, req.url ?? "/");
+      const fault = this.faults.take(method, path, req.url ?? "/", idempotencyKey);
       if (fault?.kind === "reset") return resetConnection(res);
       if (fault?.kind === "hang") return;
       if (fault?.kind === "status") {

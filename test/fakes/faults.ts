@@ -17,6 +17,8 @@ interface FaultMatch {
   path?: RegExp | string;
   /** How many requests the rule applies to (default 1; Infinity allowed). */
   times?: number;
+  /** Only requests carrying this Idempotency-Key (one product's sends among a charge's). */
+  idempotencyKey?: string;
 }
 
 export type FaultRule = FaultMatch &
@@ -46,8 +48,8 @@ export class FaultQueue {
   }
 
   /** Takes the first rule matching this request, or undefined. */
-  take(method: string, pathname: string, fullPath: string): Fault | undefined {
-    const index = this.rules.findIndex((r) => matches(r, method, pathname, fullPath));
+  take(method: string, pathname: string, fullPath: string, idempotencyKey?: string): Fault | undefined {
+    const index = this.rules.findIndex((r) => matches(r, method, pathname, fullPath) && (r.idempotencyKey === undefined || r.idempotencyKey === idempotencyKey));
     if (index < 0) return undefined;
     const rule = this.rules[index];
     if (!rule) return undefined;

@@ -1,0 +1,107 @@
+import path from "node:path";
+import type Stripe from "stripe";
+import { findProducts, once } from "../delivery/catalog";
+import type { Product } from "../config";
+import { ChargeFacts, ChargeRow, DeliveryRow, IDEMPOTENCY_WINDOW_MS, PlannedDelivery } from "../ledger";
+import type { PassDeps } from "./pass-deps";
+import { buildPayload, ProductFileError, StoredPayload } from "../delivery/payload";
+import { findRecipient } from "../delivery/recipient";
+import { STATE } from "../states";
+import { DownloadVar, formatAmount, renderEmail } from "../delivery/templates";
+import { downloadVars, LINK_PATH } from "../downloads/links";
+
+// What a charge is to be sent: its products (one email each) with their rendered payloads, or
+// the reason a human has to look at the charge as a whole (no product, no email).
+
+export const NO_PRODUCT = "no product matches this charge";
+export const NO_EMAIL = "no customer email on the charge, its customer or its checkout session";
+
+export interface Plan {
+  facts: ChargeFacts;
+  deliveries: PlannedDelivery[];
+  /** The payloads rendered in this pass, by product: a claim that keeps one needs no re-parse. */
+  rendered: Map<string, StoredPayload>;
+}
+
+export type Planned = { kind: "plan"; plan: Plan } | { kind: "review"; reason: string };
+
+export function factsOf(charge: Stripe.Charge): ChargeFacts {
+  return { id: charge.id, created: charge.created, amount: charge.amount, currency: charge.currency };
+}
+
+/**
+ * A charge whose products are known (it has delivery rows and an address) is planned from the
+ * ledger and the catalog alone: no Stripe lookups for a retry. Otherwise the catalog is matched
+ * against the charge and its Checkout Session. Under --dry-run nothing is written.
+ */
+export async function planDelivery(deps: PassDeps, charge: Stripe.Charge, row: ChargeRow | undefined, existing: readonly DeliveryRow[], dryRun: boolean): Promise<Planned> {
+  if (row && row.email && existing.length > 0) {
+    const facts = { ...factsOf(charge), email: row.email, name: row.name, product: row.product };
+    const rendered = new Map<string, StoredPayload>();
+    const now = deps.clock.now();
+    const deliveries: PlannedDelivery[] = [];
+    for (const d of existing) {
+      if (d.state === STATE.delivered || d.state === STATE.resolved) continue;
+      // A stored payload the claim will reuse needs no render (and no re-read of its files).
+      const reusable = d.payload !== null && d.first_sent_at !== null && now - d.first_sent_at < IDEMPOTENCY_WINDOW_MS;
+      const product = deps.config.products.find((p) => p.key === d.product);
+      if (reusable) deliveries.push({ product: d.product, payload: d.payload });
+      else if (!product) deliveries.push({ product: d.product, payload: null, reason: `product ${d.product} is no longer in the catalog` });
+      else deliveries.push(await render(deps, charge, product, row.email, row.name, rendered, dryRun));
+    }
+    return { kind: "plan", plan: { facts, deliveries, rendered } };
+  }
+
+  const { config, stripe } = deps;
+  const paymentIntent = typeof charge.payment_intent === "string" ? charge.payment_intent : (charge.payment_intent?.id ?? null);
+  const checkout = once(async () => (paymentIntent ? stripe.checkoutFacts(paymentIntent) : null));
+  const products = await findProducts(config.products, charge, checkout);
+  const recipient = await findRecipient(charge, stripe, checkout);
+  const keys = products.map((p) => p.key).join(",") || null;
+  const facts: ChargeFacts = { ...factsOf(charge), email: recipient.email, name: recipient.name, product: keys };
+  const review = async (reason: string): Promise<Planned> => {
+    if (!dryRun) await deps.ledger.recordState(facts, STATE.needsReview, { reason }, [STATE.awaitingPayment, STATE.retrying, STATE.needsReview], deps.clock.now());
+    return { kind: "review", reason };
+  };
+  if (products.length === 0) return review(NO_PRODUCT);
+  if (!recipient.email) return review(NO_EMAIL);
+  const email = recipient.email;
+  const rendered = new Map<string, StoredPayload>();
+  const deliveries: PlannedDelivery[] = [];
+  for (const p of products) deliveries.push(await render(deps, charge, p, email, recipient.name, rendered, dryRun));
+  return { kind: "plan", plan: { facts, deliveries, rendered } };
+}
+
+async function render(
+  deps: PassDeps, charge: Stripe.Charge, product: Product, email: string, name: string | null, out: Map<string, StoredPayload>, dryRun: boolean,
+): Promise<PlannedDelivery> {
+  const rendered = renderEmail(product, {
+    name: name ?? "",
+    email,
+    product: product.name,
+    charge: charge.id,
+    amount: formatAmount(charge.amount, charge.currency),
+    links: product.links,
+    downloads: await downloadsFor(deps, charge.id, product, dryRun),
+  });
+  try {
+    const payload: StoredPayload = buildPayload(product, rendered, email, deps.config.from, deps.config.replyTo);
+    out.set(product.key, payload);
+    return { product: product.key, payload: JSON.stringify(payload) };
+  } catch (err) {
+    if (err instanceof ProductFileError) return { product: product.key, payload: null, reason: err.message, blockedOnFile: err.file };
+    throw err;
+  }
+}
+
+/**
+ * The first email's links, stored before it is rendered: a repeat of the send (after a crash)
+ * finds them and renders byte for byte the same. A dry run shows where they would go.
+ */
+async function downloadsFor(deps: PassDeps, chargeId: string, product: Product, dryRun: boolean): Promise<DownloadVar[] | undefined> {
+  const { downloads } = product;
+  const publicUrl = deps.config.publicUrl;
+  if (!downloads || !publicUrl) return undefined;
+  if (dryRun) return downloads.files.map((f) => ({ name: path.basename(f), url: `${publicUrl}${LINK_PATH}(made when sent)`, expires: "(when sent)" }));
+  return downloadVars(deps.ledger, { publicUrl, charge: chargeId, product: product.key, downloads, source: "send" }, deps.clock.now());
+}
