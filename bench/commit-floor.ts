@@ -17,8 +17,8 @@ async function main(): Promise<void> {
     const before = process.cpuUsage();
     for (let i = 0; i < n; i++) {
       const id = `ch_floor_${i}`;
-      await ledger.claim({ id, created: Math.floor(now / 1000), amount: 4900, currency: "usd", email: "buyer@example.com", name: "B", product: "ship-fast" }, "floor", payload, now + i);
-      await ledger.commitDelivered(id, `email_${i}`, now + i);
+      await ledger.claim({ id, created: Math.floor(now / 1000), amount: 4900, currency: "usd", email: "buyer@example.com", name: "B", product: "ship-fast" }, [{ product: "ship-fast", payload }], "floor", now + i);
+      await ledger.commitDelivered(id, "ship-fast", `email_${i}`, now + i);
     }
     const used = process.cpuUsage(before);
     await ledger.close();
