@@ -67,7 +67,7 @@ const DISTANCE: Partial<Record<LedgerState, number>> = {
   [STATE.delivered]: 0,
 };
 /** Charge states a pass decides on the charge as a whole; deliveries never override them. */
-const CHARGE_LEVEL: readonly LedgerState[] = [STATE.skipped, STATE.resolved, STATE.awaitingPayment];
+const chargeLevelList = [STATE.skipped, STATE.resolved, STATE.awaitingPayment].map((s) => `'${s}'`).join(", ");
 
 export function deliveriesOf(db: Sql, chargeId: string): Promise<DeliveryRow[]> {
   return db.query<DeliveryRow>("SELECT * FROM deliveries WHERE charge_id = ? ORDER BY position", [chargeId]);
@@ -85,6 +85,7 @@ export function sendKeyFor(chargeId: string, productKey: string, position: numbe
  * already serialises them).
  */
 async function lockCharge(tx: Sql, chargeId: string, now: number): Promise<void> {
+  if (tx.dialect === "sqlite") return; // BEGIN IMMEDIATE holds the whole file's write lock already
   await tx.exec("UPDATE charges SET updated_at = ? WHERE id = ?", [now, chargeId]);
 }
 
@@ -101,55 +102,74 @@ export function claimDeliveries(
   fileReady: (file: string) => boolean = () => false,
 ): Promise<ClaimResult> {
   return db.transaction(async (tx): Promise<ClaimResult> => {
-    await tx.exec(
-      `INSERT INTO charges (id, state, created, amount, currency, email, name, product, state_since, updated_at)
-       VALUES (@id, '${STATE.sending}', @created, @amount, @currency, @email, @name, @product, @now, @now)
+    // A charge seen for the first time (the common case) is written once, already in the state
+    // its new deliveries give it, instead of inserted and then re-derived.
+    const d = derive(freshDeliveries(planned, owner, now));
+    const inserted = await tx.exec(
+      `INSERT INTO charges (id, state, reason, created, amount, currency, email, name, product, lease_owner, lease_until,
+         first_sent_at, blocked_on_file, state_since, updated_at)
+       VALUES (@id, @state, @reason, @created, @amount, @currency, @email, @name, @product, @owner, @until,
+         @first, @blocked, @now, @now)
        ON CONFLICT (id) DO NOTHING`,
       {
         id: facts.id, created: facts.created, amount: facts.amount, currency: facts.currency,
-        email: facts.email ?? null, name: facts.name ?? null, product: planned.map((p) => p.product).join(",") || null, now,
+        email: facts.email ?? null, name: facts.name ?? null, now,
+        state: d.state, reason: d.reason, product: d.product, owner: d.owner, until: d.until, first: d.first, blocked: d.blocked,
       },
     );
-    await lockCharge(tx, facts.id, now);
-    const charge = (await getCharge(tx, facts.id)) as ChargeRow;
-    const open = charge.state === STATE.awaitingPayment || charge.state === STATE.sending || charge.state === STATE.retrying || charge.state === STATE.needsReview;
-    if (!open) return { kind: "not_claimable", row: charge };
-    await tx.exec("UPDATE charges SET email = coalesce(?, email), name = coalesce(?, name) WHERE id = ?", [facts.email ?? null, facts.name ?? null, facts.id]);
-
-    const existing = new Set((await deliveriesOf(tx, facts.id)).map((d) => d.product));
-    let position = existing.size;
-    for (const plan of planned) {
-      if (!existing.has(plan.product)) await insertDelivery(tx, facts.id, plan, position++, now);
-    }
     const claimed: ClaimedDelivery[] = [];
-    for (const d of await deliveriesOf(tx, facts.id)) {
-      const one = await claimOne(tx, d, planned.find((p) => p.product === d.product), owner, now, !existing.has(d.product), fileReady);
+    // A charge seen for the first time (the common case) has no deliveries to look at.
+    const existing = inserted === 1 ? [] : await openExisting(tx, facts, now);
+    if (existing === null) return { kind: "not_claimable", row: (await getCharge(tx, facts.id)) as ChargeRow };
+    for (const d of existing) {
+      const one = await claimOne(tx, d, planned.find((p) => p.product === d.product), owner, now, fileReady);
+      if (one) claimed.push(one);
+    }
+    const known = new Set(existing.map((d) => d.product));
+    let position = existing.length;
+    for (const plan of planned) {
+      if (known.has(plan.product)) continue;
+      const one = await insertDelivery(tx, facts.id, plan, position++, owner, now);
       if (one) claimed.push(one);
     }
     // The charge was judged eligible just now: whatever it was (awaiting payment, or in review
     // for a reason of its own), from here its deliveries say where it stands.
-    await syncCharge(tx, facts.id, now, true);
+    if (inserted !== 1) await syncCharge(tx, facts.id, now, true);
     if (claimed.length === 0) return { kind: "not_claimable", row: (await getCharge(tx, facts.id)) as ChargeRow };
     return { kind: "claimed", claimed };
   });
 }
 
-async function insertDelivery(tx: Sql, chargeId: string, plan: PlannedDelivery, position: number, now: number): Promise<void> {
+/** The deliveries of a charge already in the ledger, or null if it is not open to a claim. */
+async function openExisting(tx: Sql, facts: ChargeFacts, now: number): Promise<DeliveryRow[] | null> {
+  await lockCharge(tx, facts.id, now);
+  const charge = (await getCharge(tx, facts.id)) as ChargeRow;
+  const open = charge.state === STATE.awaitingPayment || charge.state === STATE.sending || charge.state === STATE.retrying || charge.state === STATE.needsReview;
+  if (!open) return null;
+  await tx.exec("UPDATE charges SET email = coalesce(?, email), name = coalesce(?, name) WHERE id = ?", [facts.email ?? null, facts.name ?? null, facts.id]);
+  return deliveriesOf(tx, facts.id);
+}
+
+/** A product new to the ledger: claimed at once if it has a payload, else waiting in review. */
+async function insertDelivery(tx: Sql, chargeId: string, plan: PlannedDelivery, position: number, owner: string, now: number): Promise<ClaimedDelivery | null> {
   const ready = plan.payload !== null;
+  const sendKey = sendKeyFor(chargeId, plan.product, position);
   await tx.exec(
-    `INSERT INTO deliveries (charge_id, product, position, send_key, state, reason, next_attempt_at, blocked_on_file, state_since, updated_at)
-     VALUES (@charge, @product, @position, @key, @state, @reason, @next, @blocked, @now, @now)`,
+    `INSERT INTO deliveries (charge_id, product, position, send_key, state, reason, lease_owner, lease_until, first_sent_at,
+       payload, blocked_on_file, state_since, updated_at)
+     VALUES (@charge, @product, @position, @key, @state, @reason, @owner, @until, @first, @payload, @blocked, @now, @now)`,
     {
-      charge: chargeId, product: plan.product, position, key: sendKeyFor(chargeId, plan.product, position),
-      // A fresh row with a payload is claimed just below; one without waits for the operator.
-      state: ready ? STATE.retrying : STATE.needsReview, reason: ready ? null : (plan.reason ?? "no payload"),
-      next: ready ? now : null, blocked: ready ? null : (plan.blockedOnFile ?? null), now,
+      charge: chargeId, product: plan.product, position, key: sendKey,
+      state: ready ? STATE.sending : STATE.needsReview, reason: ready ? null : (plan.reason ?? "no payload"),
+      owner: ready ? owner : null, until: ready ? now + LEASE_MS : null, first: ready ? now : null,
+      payload: plan.payload, blocked: ready ? null : (plan.blockedOnFile ?? null), now,
     },
   );
+  return plan.payload === null ? null : { product: plan.product, sendKey, payload: plan.payload, retake: false };
 }
 
 async function claimOne(
-  tx: Sql, d: DeliveryRow, plan: PlannedDelivery | undefined, owner: string, now: number, fresh: boolean, fileReady: (file: string) => boolean,
+  tx: Sql, d: DeliveryRow, plan: PlannedDelivery | undefined, owner: string, now: number, fileReady: (file: string) => boolean,
 ): Promise<ClaimedDelivery | null> {
   const leaseExpired = d.state === STATE.sending && (d.lease_until ?? 0) < now;
   const due = d.state === STATE.retrying && (d.next_attempt_at ?? 0) <= now;
@@ -182,7 +202,7 @@ async function claimOne(
   const payload = stored ?? plan?.payload ?? null;
   if (payload === null) {
     // Nothing to send: its file is still missing (or it left the catalog). It waits in review.
-    if (!fresh && plan?.reason) {
+    if (plan?.reason) {
       await tx.exec(
         `UPDATE deliveries SET state = '${STATE.needsReview}', reason = ?, blocked_on_file = ?, lease_owner = NULL, lease_until = NULL,
            state_since = CASE WHEN state = '${STATE.needsReview}' THEN state_since ELSE ? END, updated_at = ?
@@ -312,14 +332,8 @@ export function abandonExpiredClaims(db: Sql, chargeId: string, to: LedgerState,
  */
 export async function syncCharge(tx: Sql, chargeId: string, now: number, overrideChargeLevel = false): Promise<void> {
   const rows = await deliveriesOf(tx, chargeId);
-  const charge = await getCharge(tx, chargeId);
-  if (rows.length === 0 || !charge || (!overrideChargeLevel && CHARGE_LEVEL.includes(charge.state))) return;
-  const furthest = rows.reduce((a, b) => ((DISTANCE[b.state] ?? 0) > (DISTANCE[a.state] ?? 0) ? b : a));
-  const done = (DISTANCE[furthest.state] ?? 0) === 0;
-  const state = done ? STATE.delivered : furthest.state;
-  const reason = done || furthest.reason === null ? null : rows.length > 1 ? `${furthest.product}: ${furthest.reason}` : furthest.reason;
-  const retrying = rows.filter((d) => d.state === STATE.retrying).map((d) => d.next_attempt_at ?? 0);
-  const sending = rows.filter((d) => d.state === STATE.sending).map((d) => d.lease_until ?? 0);
+  if (rows.length === 0) return;
+  const d = derive(rows);
   await tx.exec(
     `UPDATE charges SET state = @state, reason = @reason, product = @product, attempts = @attempts,
        failed_sends = @failed, next_attempt_at = @next, lease_owner = @owner, lease_until = @until,
@@ -327,15 +341,45 @@ export async function syncCharge(tx: Sql, chargeId: string, now: number, overrid
        -- One alert per stuck episode: the episode ends only when the charge stops being stuck.
        alerted = CASE WHEN @stuck = 1 THEN alerted ELSE 0 END,
        state_since = CASE WHEN state = @state THEN state_since ELSE @now END, updated_at = @now
-     WHERE id = @id`,
-    {
-      id: chargeId, state, reason, product: rows.map((d) => d.product).join(","),
-      attempts: rows.reduce((n, d) => n + d.attempts, 0), failed: furthest.failed_sends,
-      next: retrying.length > 0 ? Math.min(...retrying) : null,
-      owner: sending.length > 0 ? furthest.lease_owner : null, until: sending.length > 0 ? Math.min(...sending) : null,
-      first: furthest.first_sent_at, unknown: furthest.outcome_unknown, emailId: (rows[0] as DeliveryRow).email_id,
-      blocked: rows.find((d) => d.state === STATE.needsReview && d.blocked_on_file !== null)?.blocked_on_file ?? null,
-      stuck: STUCK.includes(state) ? 1 : 0, now,
-    },
+     WHERE id = @id AND (@override = 1 OR state NOT IN (${chargeLevelList}))`,
+    { id: chargeId, ...d, stuck: STUCK.includes(d.state) ? 1 : 0, override: overrideChargeLevel ? 1 : 0, now },
   );
+}
+
+type DeliveryFields = Pick<DeliveryRow,
+  "product" | "state" | "reason" | "attempts" | "failed_sends" | "next_attempt_at" | "lease_owner" | "lease_until" | "first_sent_at" | "outcome_unknown" | "email_id" | "blocked_on_file">;
+
+/** The charge row's columns as its deliveries (in position order) have them. */
+function derive(rows: readonly DeliveryFields[]) {
+  const furthest = rows.reduce((a, b) => ((DISTANCE[b.state] ?? 0) > (DISTANCE[a.state] ?? 0) ? b : a));
+  const done = (DISTANCE[furthest.state] ?? 0) === 0;
+  const state: LedgerState = done ? STATE.delivered : furthest.state;
+  const retrying = rows.filter((d) => d.state === STATE.retrying).map((d) => d.next_attempt_at ?? 0);
+  const sending = rows.filter((d) => d.state === STATE.sending).map((d) => d.lease_until ?? 0);
+  return {
+    state,
+    reason: done || furthest.reason === null ? null : rows.length > 1 ? `${furthest.product}: ${furthest.reason}` : furthest.reason,
+    product: rows.map((d) => d.product).join(","),
+    attempts: rows.reduce((n, d) => n + d.attempts, 0),
+    failed: furthest.failed_sends,
+    next: retrying.length > 0 ? Math.min(...retrying) : null,
+    owner: sending.length > 0 ? furthest.lease_owner : null,
+    until: sending.length > 0 ? Math.min(...sending) : null,
+    first: furthest.first_sent_at,
+    unknown: furthest.outcome_unknown,
+    emailId: (rows[0] as DeliveryFields).email_id,
+    blocked: rows.find((d) => d.state === STATE.needsReview && d.blocked_on_file !== null)?.blocked_on_file ?? null,
+  };
+}
+
+/** The deliveries a charge new to the ledger starts with: each product claimed, or waiting for its file. */
+function freshDeliveries(planned: readonly PlannedDelivery[], owner: string, now: number): DeliveryFields[] {
+  return planned.map((p) => {
+    const ready = p.payload !== null;
+    return {
+      product: p.product, state: ready ? STATE.sending : STATE.needsReview, reason: ready ? null : (p.reason ?? "no payload"),
+      attempts: 0, failed_sends: 0, next_attempt_at: null, lease_owner: ready ? owner : null, lease_until: ready ? now + LEASE_MS : null,
+      first_sent_at: ready ? now : null, outcome_unknown: 0, email_id: null, blocked_on_file: ready ? null : (p.blockedOnFile ?? null),
+    };
+  });
 }
