@@ -49,3 +49,22 @@ test("a file that is not a paidup ledger is refused and left untouched", async (
   assert.match(r.stderr, /not a (paidup ledger|database)|corrupt/);
   assert.deepEqual(fs.readFileSync(stranger), bytes);
 });
+
+test("init makes an empty state folder that already existed private (0700), as a clone's state/ at 0755 was not", async () => {
+  const stateDir = path.join(shop.dir, "existing-state");
+  fs.mkdirSync(stateDir, { mode: 0o755 });
+  fs.chmodSync(stateDir, 0o755);
+  const r = await shop.run(["init"], { env: { PAIDUP_DB: path.join(stateDir, "paidup.db") } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(fs.statSync(stateDir).mode & 0o777, 0o700);
+});
+
+test("init leaves the mode of a folder that holds other files alone", async () => {
+  const shared = path.join(shop.dir, "shared");
+  fs.mkdirSync(shared, { mode: 0o755 });
+  fs.chmodSync(shared, 0o755);
+  fs.writeFileSync(path.join(shared, "notes.txt"), "someone else's\n");
+  const r = await shop.run(["init"], { env: { PAIDUP_DB: path.join(shared, "paidup.db") } });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(fs.statSync(shared).mode & 0o777, 0o755);
+});

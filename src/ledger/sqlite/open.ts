@@ -31,11 +31,22 @@ function migrate(db: DB): void {
   }
 }
 
+/**
+ * The ledger's folder ends 0700: mkdir's mode applies only to a folder it creates, and an empty
+ * `state/` that already existed (unpacked from an archive, made by hand) would stay 0755 and let
+ * every local user read the ledger. Only an empty folder is tightened: a folder with other files
+ * in it (a home directory, /var/lib) belongs to someone else's decision.
+ */
+function makePrivateDir(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (fs.readdirSync(dir).length === 0) fs.chmodSync(dir, 0o700);
+}
+
 /** Creates the ledger (state dir 0700, file 0600). Returns false if it existed already. */
 export function createSqliteLedger(dbPath: string): { ledger: Ledger; created: boolean } {
   const existed = fs.existsSync(dbPath);
   if (existed) return { ledger: openSqliteLedger(dbPath), created: false };
-  fs.mkdirSync(path.dirname(dbPath), { recursive: true, mode: 0o700 });
+  makePrivateDir(path.dirname(dbPath));
   // Create the file ourselves first so it never exists with a looser mode.
   fs.closeSync(fs.openSync(dbPath, "wx", 0o600));
   const db = new Database(dbPath);
