@@ -4,7 +4,8 @@ import path from "node:path";
 import { test } from "node:test";
 
 // The README and docs/ ship in the package and show on a clone: a link that leaves the
-// repository (an interface document beside the checkout, a local path) is broken there.
+// repository (an interface document beside the checkout), or names a file the package leaves out
+// (tests, benchmarks), is broken on one of them.
 
 const root = path.join(__dirname, "..", "..");
 
@@ -19,7 +20,14 @@ function links(markdown: string): string[] {
   return found;
 }
 
-test("every link in the README, deploy/README.md and docs/ points to a file inside the repository", () => {
+/** What `npm pack` ships: package.json's `files`, plus what npm always adds. */
+function shipped(relative: string): boolean {
+  const files = (JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as { files: string[] }).files;
+  const always = ["package.json", "README.md", "CHANGELOG.md", "LICENSE"];
+  return always.includes(relative) || files.some((f) => !f.startsWith("!") && (relative === f.replace(/\/$/, "") || relative.startsWith(f.endsWith("/") ? f : `${f}/`)));
+}
+
+test("every link in the README, deploy/README.md and docs/ points to a file that ships in the package", () => {
   const broken: string[] = [];
   for (const doc of userDocs()) {
     const text = fs.readFileSync(path.join(root, doc), "utf8");
@@ -30,7 +38,8 @@ test("every link in the README, deploy/README.md and docs/ points to a file insi
         continue;
       }
       const target = path.resolve(path.dirname(path.join(root, doc)), link.split("#")[0]!);
-      if (!target.startsWith(root + path.sep) || !fs.existsSync(target)) broken.push(`${doc}: ${link}`);
+      const relative = path.relative(root, target);
+      if (!target.startsWith(root + path.sep) || !fs.existsSync(target) || !shipped(relative)) broken.push(`${doc}: ${link}`);
     }
   }
   assert.deepEqual(broken, []);

@@ -63,7 +63,8 @@ test("npm pack builds the CLI on prepack and packs docs, examples and deploy fil
     "examples/templates/ship-fast.txt", "deploy/README.md", "deploy/install.sh", "deploy/paidup.service", "deploy/crontab.example", "deploy/paidup.env.example"]) {
     assert.ok(files.includes(f), `${f} is in the package`);
   }
-  const unwanted = files.filter((f) => /^(dist\/(test|bench|demo)|src|test|state|bench)\//.test(f) || f.endsWith(".ts") || f.endsWith(".map") || f === ".env");
+  const unwanted = files.filter((f) => /^(dist\/(test|bench|demo)|src|test|state)\//.test(f) || (f.startsWith("bench/") && f !== "bench/RESULTS.md") ||
+    f.endsWith(".ts") || f.endsWith(".map") || f === ".env");
   assert.deepEqual(unwanted, []);
 });
 
@@ -159,6 +160,14 @@ test("the timer's oneshot unit and the status unit run their ExecStart as the se
   assert.equal(shop.resend.sentTo("unit@example.com").length, 1, `delivered ${charge.id}`);
   const status = await finished(startUnit("paidup-status.service"));
   assert.equal(status.code, 0, status.stdout + status.stderr);
+});
+
+test("the daemon unit is restarted after any failure, a configuration error (exit 2) included, and never given up on", () => {
+  const unit = readUnit(path.join(__dirname, "..", "..", "deploy", "paidup.service"));
+  assert.deepEqual(unit.service.Restart, ["on-failure"]);
+  // A config edited with a mistake while the daemon ran would otherwise keep it down after any restart.
+  assert.ok(!(unit.service.RestartPreventExitStatus ?? []).some((v) => v.split(/\s+/).includes("2")), "exit 2 is restarted too");
+  assert.match(unit.text, /^StartLimitIntervalSec=0$/m);
 });
 
 test("the daemon unit's ExecStart starts as the service user and stops cleanly (exit 0) on SIGTERM", { skip: NOT_ROOT }, async () => {
