@@ -25,8 +25,10 @@ command -v npm >/dev/null 2>&1 || { echo "install.sh: npm not found; install Nod
 
 step() { printf '==> %s\n' "$*"; }
 
+# better-sqlite3 builds its native module in an install script; npm 12 runs a dependency's install
+# scripts only when allowed by name (npm 11 warns, older npm ignores the setting).
 step "code: npm install -g --prefix $root/opt/paidup $package"
-npm install -g --prefix "$root/opt/paidup" --no-audit --no-fund "$package"
+npm install -g --prefix "$root/opt/paidup" --allow-scripts=better-sqlite3 --no-audit --no-fund "$package"
 
 # cron and a login shell find `paidup` on PATH; the units name it by this full path.
 step "PATH: $root/usr/local/bin/paidup"

@@ -40,7 +40,7 @@ before(async () => {
     installed = await run("sh", [path.join(tree, "deploy", "install.sh"), tarball], { env: { ...npmEnv, PAIDUP_ROOT: root, PAIDUP_USER: user } });
     binDir = path.join(root, "usr", "local", "bin");
   } else {
-    installed = await run("npm", ["install", "-g", "--prefix", path.join(scratch, "prefix"), "--no-audit", "--no-fund", tarball], { env: npmEnv });
+    installed = await run("npm", ["install", "-g", "--prefix", path.join(scratch, "prefix"), "--allow-scripts=better-sqlite3", "--no-audit", "--no-fund", tarball], { env: npmEnv });
     binDir = path.join(scratch, "prefix", "bin");
   }
   assert.equal(installed.code, 0, installed.stdout + installed.stderr);
