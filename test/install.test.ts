@@ -23,6 +23,7 @@ let tarball = "";
 let binDir = "";
 let shop: Shop;
 let daemon: ChildProcess | undefined;
+let installLog = "";
 
 before(async () => {
   fs.chmodSync(scratch, 0o755); // the service user walks through it to its scratch /var/lib/paidup
@@ -44,6 +45,7 @@ before(async () => {
     binDir = path.join(scratch, "prefix", "bin");
   }
   assert.equal(installed.code, 0, installed.stdout + installed.stderr);
+  installLog = installed.stdout;
 });
 
 after(async () => {
@@ -94,7 +96,8 @@ const owner = (p: string) => {
 /** The service user's environment as cron or systemd sets it: nothing of the test's own. */
 const userEnv = (extra: Record<string, string> = {}) => ({ HOME: asRoot("var/lib/paidup"), LANG: "C.UTF-8", ...extra });
 
-test("deploy/install.sh lays out the host: a private working directory, a log directory, keys readable by the service user and nobody else", { skip: NOT_ROOT }, async () => {
+test("deploy/install.sh lays out the host: a private working directory, a log directory, keys readable by the service user and nobody else", { skip: NOT_ROOT }, async (t) => {
+  for (const line of installLog.split("\n").filter((l) => l.startsWith("==> "))) t.diagnostic(line);
   const uid = (await run("id", ["-u", user])).stdout.trim();
   const gid = (await run("id", ["-g", user])).stdout.trim();
   assert.equal(mode("var/lib/paidup"), 0o700);
