@@ -131,6 +131,28 @@ test("one product's send fails: the charge is retrying, only that product is ret
   }
 });
 
+test("one product refused for good while the other's send fails: the charge is in review, and the other product is still retried on its own", async () => {
+  const c = cartCharge({ created: now() - 2000 });
+  const p = await inProcess(shop, { startLine: c.created, nowMs: (c.created + 5) * 1000 });
+  try {
+    shop.resend.addFault({ method: "POST", path: "/emails", idempotencyKey: `paidup-${c.id}`, kind: "status", status: 422 });
+    shop.resend.addFault({ method: "POST", path: "/emails", idempotencyKey: `paidup-${c.id}-course`, kind: "status", status: 500 });
+    await p.pass();
+    const row = await p.row(c.id);
+    assert.equal(row?.state, "needs_review", "the product furthest from done sets the charge's state");
+    assert.match(row?.reason ?? "", /^starter: Resend refused the email/);
+
+    p.clock.advance(61_000);
+    await p.pass();
+    assert.equal(emails(`paidup-${c.id}-course`), 1, "the course was retried although the charge is in review");
+    assert.equal(requests(`paidup-${c.id}`), 1, "the refused product waits for the operator");
+    assert.deepEqual((await p.ledger.deliveries(c.id)).map((d) => [d.product, d.state]), [["starter", "needs_review"], ["course", "delivered"]]);
+    assert.equal((await p.row(c.id))?.state, "needs_review");
+  } finally {
+    await p.close();
+  }
+});
+
 test("a pass SIGKILLed while the second product's send is in flight: recovery sends only that product, with the same key and payload", async () => {
   const c = cartCharge();
   const courseKey = `paidup-${c.id}-course`;

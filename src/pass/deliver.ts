@@ -47,10 +47,9 @@ export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, start
     if (!dryRun) await ledger.recordState(factsOf(charge), verdict.state, { reason: verdict.reason }, REJUDGEABLE, clock.now());
     return left(verdict.state, verdict.reason);
   }
-  const now = clock.now();
-  if (row?.state === STATE.sending && (row.lease_until ?? 0) >= now) return { kind: "busy" };
-  if (row?.state === STATE.retrying && (row.next_attempt_at ?? 0) > now) return left(STATE.retrying, row.reason);
-  if (row?.state === STATE.needsReview && !fileNowReady(row)) return left(STATE.needsReview, row.reason);
+  if (row && OPEN.includes(row.state) && !hasDueWork(row, clock.now())) {
+    return row.state === STATE.sending ? { kind: "busy" } : left(row.state, row.reason);
+  }
 
   const planned = await planDelivery(deps, charge, row, row ? await ledger.deliveries(charge.id) : [], dryRun);
   if (planned.kind === "review") return left(STATE.needsReview, planned.reason);
@@ -123,7 +122,16 @@ function fileReady(file: string): boolean {
   }
 }
 
-function fileNowReady(row: ChargeRow): boolean {
+const OPEN: readonly LedgerState[] = [STATE.sending, STATE.retrying, STATE.needsReview];
+
+/**
+ * Whether any product of an open charge can be sent now: a retry that is due, a claim whose
+ * holder died, or a product file staged since. The charge shows its product furthest from done,
+ * so a charge in review for one product still retries its others.
+ */
+export function hasDueWork(row: ChargeRow, now: number): boolean {
+  if (row.next_attempt_at !== null && row.next_attempt_at <= now) return true;
+  if (row.lease_until !== null && row.lease_until < now) return true;
   return row.blocked_on_file !== null && fileReady(row.blocked_on_file);
 }
 

@@ -1,5 +1,5 @@
 import type Stripe from "stripe";
-import { ChargeOutcome, deliverCharge } from "./deliver";
+import { ChargeOutcome, deliverCharge, hasDueWork } from "./deliver";
 import { isoSeconds } from "../duration";
 import type { ChargeRow } from "../ledger";
 import type { PassDeps } from "./pass-deps";
@@ -131,11 +131,9 @@ function needsFreshLook(row: ChargeRow, now: number): boolean {
     case STATE.awaitingPayment:
       return true;
     case STATE.retrying:
-      return (row.next_attempt_at ?? 0) <= now;
     case STATE.sending:
-      return (row.lease_until ?? 0) < now;
     case STATE.needsReview:
-      return row.blocked_on_file !== null;
+      return hasDueWork(row, now);
     default:
       return false;
   }
