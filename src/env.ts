@@ -14,6 +14,8 @@ export interface Env {
   configPath: string;
   dbPath: string;
   stripeApiBase?: string;
+  /** RESEND_WEBHOOK_SECRET (whsec_…): enables POST /webhooks/resend. */
+  resendWebhookSecret?: string;
   /** PAIDUP_HEARTBEAT_URL: a push monitor pinged after every pass (its path is a secret). */
   heartbeatUrl?: string;
 }
@@ -24,7 +26,7 @@ export function loadEnv(cwd = process.cwd()): Env {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   if (fs.existsSync(envFile)) (require("dotenv") as typeof import("dotenv")).config({ path: envFile, quiet: true });
   const e = process.env;
-  for (const secret of [e.STRIPE_SECRET_KEY, e.RESEND_API_KEY, e.STRIPE_WEBHOOK_SECRET, e.PAIDUP_HEARTBEAT_URL]) registerSecret(secret);
+  for (const secret of [e.STRIPE_SECRET_KEY, e.RESEND_API_KEY, e.STRIPE_WEBHOOK_SECRET, e.RESEND_WEBHOOK_SECRET, e.PAIDUP_HEARTBEAT_URL]) registerSecret(secret);
   return {
     stripeSecretKey: e.STRIPE_SECRET_KEY || undefined,
     resendApiKey: e.RESEND_API_KEY || undefined,
@@ -33,6 +35,7 @@ export function loadEnv(cwd = process.cwd()): Env {
     dbPath: path.resolve(cwd, e.PAIDUP_DB || path.join("state", "paidup.db")),
     stripeApiBase: e.STRIPE_API_BASE || undefined,
     heartbeatUrl: e.PAIDUP_HEARTBEAT_URL || undefined,
+    resendWebhookSecret: e.RESEND_WEBHOOK_SECRET || undefined,
   };
 }
 

@@ -7,6 +7,8 @@ export const STATE = Object.freeze({
   needsReview: "needs_review",
   skipped: "skipped",
   resolved: "resolved",
+  /** Resend accepted the email, then reported it bounced, failed or suppressed: stuck. */
+  bounced: "bounced",
 } as const);
 
 export type LedgerState = (typeof STATE)[keyof typeof STATE];

@@ -158,6 +158,10 @@ test("GET /healthz reports the last pass", async () => {
   assert.equal(body.lastPass.stale, false);
 });
 
+test("without RESEND_WEBHOOK_SECRET, POST /webhooks/resend answers 404", async () => {
+  assert.equal((await fetch(`${base}/webhooks/resend`, { method: "POST", body: "{}" })).status, 404);
+});
+
 test("serve refuses to start without STRIPE_WEBHOOK_SECRET", async () => {
   const r = await shop.run(["serve", "--port", "0"], { env: { STRIPE_WEBHOOK_SECRET: undefined } });
   assert.equal(r.code, 2);

@@ -24,8 +24,10 @@ test("show --json prints the stuck-entry shape with attempts as a list, oldest f
   const r = await shop.run(["show", c.id, "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
-  assert.deepEqual(Object.keys(out), ["charge", "state", "reason", "attempts", "amount", "currency", "email", "product", "created", "products"]);
+  // emailEvents: what Resend said about the emails sent (none here: nothing was accepted).
+  assert.deepEqual(Object.keys(out), ["charge", "state", "reason", "attempts", "amount", "currency", "email", "product", "created", "products", "emailEvents"]);
   assert.deepEqual({ ...out, attempts: undefined }, {
+    emailEvents: [],
     charge: c.id, state: "retrying", reason: "retry requested by the operator", attempts: undefined,
     amount: 4900, currency: "usd", email: "show@example.com", product: "ship-fast", created: iso(c.created),
     products: [{ key: "ship-fast", state: "retrying", emailId: null }],

@@ -31,6 +31,7 @@ export async function startWebhookServer(flags: ServeFlags, signal: AbortSignal,
     host: flags.host,
     port,
     stripeSecret: secret,
+    resendSecret: loadEnv().resendWebhookSecret,
     stripe: stripeClient(requireStripeKey(ctx.env), ctx.env.stripeApiBase),
     deps: { ...ctx.deps, signal },
   });

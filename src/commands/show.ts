@@ -26,8 +26,20 @@ export interface ProductEntry {
   emailId: string | null;
 }
 
-/** The contract's `show --json`: a stuck entry whose `attempts` is the history, oldest first, plus each product's delivery. */
-export type ShowEntry = Omit<StuckEntry, "attempts"> & { attempts: AttemptEntry[]; products: ProductEntry[] };
+/** What Resend said about an email of this charge (its webhooks, or a pass asking `emails.get`). */
+export interface EmailEventEntry {
+  at: string;
+  type: string;
+  emailId: string;
+  detail: string | null;
+  source: string;
+}
+
+/**
+ * The contract's `show --json`: a stuck entry whose `attempts` is the history, oldest first, plus
+ * each product's delivery and `emailEvents`, Resend's word on the emails sent, oldest first.
+ */
+export type ShowEntry = Omit<StuckEntry, "attempts"> & { attempts: AttemptEntry[]; products: ProductEntry[]; emailEvents?: EmailEventEntry[] };
 
 interface StripeFacts {
   status: string;
@@ -53,7 +65,8 @@ export async function showCommand(chargeId: string, flags: { json?: boolean }): 
     const history = await ctx.ledger.attempts(chargeId);
     const attempts = history.map((a) => ({ at: isoMs(a.at), outcome: a.outcome, emailId: a.email_id, error: a.error, note: a.note }));
     const products = (await ctx.ledger.deliveries(chargeId)).map((d) => ({ key: d.product, state: d.state, emailId: d.email_id }));
-    const entry: ShowEntry = { ...stuckEntry(row), attempts, products };
+    const emailEvents = (await ctx.ledger.emailEventsOf(chargeId)).map((e) => ({ at: isoMs(e.at), type: e.type, emailId: e.email_id, detail: e.detail, source: e.source }));
+    const entry: ShowEntry = { ...stuckEntry(row), attempts, products, emailEvents };
     if (flags.json) {
       process.stdout.write(JSON.stringify(entry, null, 2) + "\n");
       return EXIT.ok;
@@ -107,6 +120,10 @@ function human(e: ShowEntry, stripe: StripeFacts | string, emailId: string | nul
     const product = several ? attemptProducts[i] : null;
     const detail = [a.emailId && `email id ${a.emailId}`, a.error && `error: ${a.error}`, a.note && `note: ${a.note}`].filter(Boolean).join("; ");
     lines.push(`  ${a.at}  ${product ? `${product}: ` : ""}${a.outcome}${detail ? `  ${detail}` : ""}`);
+  }
+  if (e.emailEvents && e.emailEvents.length > 0) {
+    lines.push(`resend    ${e.emailEvents.length} email event(s)`);
+    for (const ev of e.emailEvents) lines.push(`  ${ev.at}  ${ev.type}  email id ${ev.emailId}${ev.detail ? `; ${ev.detail}` : ""}${ev.source === "poll" ? " (polled)" : ""}`);
   }
   return lines.join("\n") + "\n";
 }

@@ -46,6 +46,10 @@ function human(report: StatusReport, now: number, offline: boolean): string {
     lines.push(`${report.stuck.length} stuck charge(s):`, "");
     lines.push(...formatTable(["CHARGE", "STATE", "AGE", "ATTEMPTS", "AMOUNT", "EMAIL", "PRODUCT", "REASON"], report.stuck.map((e) => row(e, now))));
     lines.push("", "paidup show <charge> for its history; paidup retry <charge> once the cause is fixed;", 'paidup resolve <charge> --note "…" if it was delivered by hand.');
+    // A bounce is not fixed by retry: the address is wrong or dead.
+    for (const e of report.stuck.filter((x) => x.state === "bounced")) {
+      lines.push(`${e.charge} bounced (${e.reason ?? "no reason given"}): check the address with the buyer, then paidup resend ${e.charge} --to <address>`);
+    }
   }
   if (report.afterDelivery.length > 0) {
     lines.push("", `${report.afterDelivery.length} delivered charge(s) refunded or disputed since (links revoked):`, "");

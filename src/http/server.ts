@@ -8,6 +8,7 @@ import { buyersPageRoutes } from "./buyers-page";
 import { downloadRoutes } from "./downloads";
 import { health } from "./health";
 import { HTTP_LIMITS, HttpLimits } from "./limits";
+import { resendWebhooks } from "./resend-webhooks";
 import { stripeWebhooks } from "./stripe-webhooks";
 
 export interface HttpServerOptions {
@@ -15,6 +16,8 @@ export interface HttpServerOptions {
   port: number;
   /** STRIPE_WEBHOOK_SECRET. */
   stripeSecret: string;
+  /** RESEND_WEBHOOK_SECRET: without it, POST /webhooks/resend is not served (404). */
+  resendSecret?: string;
   stripe: Stripe;
   deps: PassDeps;
   /** Tests shorten the timeouts; production uses HTTP_LIMITS. */
@@ -62,7 +65,7 @@ export function buildApp(opts: HttpServerOptions, queue: WorkQueue): FastifyInst
   app.register(health, { deps });
   app.register(downloadRoutes, { deps });
   app.register(buyersPageRoutes, { deps, later: (what, job) => queue.push(what, job) });
-  // Next to come: Resend webhooks (/webhooks/resend). /metrics is in health.ts.
+  if (opts.resendSecret) app.register(resendWebhooks, { secret: opts.resendSecret, deps, queue });
   return app;
 }
 

@@ -210,7 +210,7 @@ export function unalertedStuck(db: Sql, sendingBefore: number): Promise<ChargeRo
   return db.query<ChargeRow>(
     // The NOT IN term repeats the charges_open index's WHERE, so SQLite walks that index instead
     // of the whole history on every pass (31 ms at 100k rows, 0.1 ms with it: bench/RESULTS.md).
-    `SELECT * FROM charges WHERE state NOT IN (${finalList}) AND alerted = 0 AND (state IN ('${STATE.retrying}', '${STATE.needsReview}')
+    `SELECT * FROM charges WHERE state NOT IN (${finalList}) AND alerted = 0 AND (state IN ('${STATE.retrying}', '${STATE.needsReview}', '${STATE.bounced}')
        OR (state = '${STATE.sending}' AND state_since < ?)) ORDER BY created`,
     [sendingBefore],
   );

@@ -66,8 +66,11 @@ const DISTANCE: Partial<Record<LedgerState, number>> = {
   [STATE.resolved]: 0,
   [STATE.delivered]: 0,
 };
-/** Charge states a pass decides on the charge as a whole; deliveries never override them. */
-const chargeLevelList = [STATE.skipped, STATE.resolved, STATE.awaitingPayment].map((s) => `'${s}'`).join(", ");
+/**
+ * Charge states a pass decides on the charge as a whole; deliveries never override them. A
+ * bounce is one: its delivery stays `delivered` (Resend took it), the charge waits for `resend`.
+ */
+const chargeLevelList = [STATE.skipped, STATE.resolved, STATE.awaitingPayment, STATE.bounced].map((s) => `'${s}'`).join(", ");
 
 export function deliveriesOf(db: Sql, chargeId: string): Promise<DeliveryRow[]> {
   return db.query<DeliveryRow>("SELECT * FROM deliveries WHERE charge_id = ? ORDER BY position", [chargeId]);

@@ -6,6 +6,8 @@ export type { AttemptRow, ChargeFacts, ChargeRow, StateChange } from "./charges"
 export { IDEMPOTENCY_WINDOW_MS, LEASE_MS, sendKeyFor, UNKNOWN_OUTCOME_REASON } from "./deliveries";
 export type { ClaimedDelivery, ClaimResult, DeliveryRow, FailedSend, PlannedDelivery } from "./deliveries";
 export type { EventRow } from "./events";
+export { BOUNCE_TYPES, FINAL_TYPES } from "./email-events";
+export type { EmailEvent, EmailEventRow } from "./email-events";
 export { Ledger } from "./ledger";
 export type { MetaKey } from "./meta";
 export * from "./open";

@@ -3,6 +3,8 @@ import * as charges from "./charges";
 import type { AttemptRow, ChargeFacts, ChargeRow, StateChange } from "./charges";
 import * as deliveryOps from "./deliveries";
 import type { ClaimResult, DeliveryRow, FailedSend, PlannedDelivery } from "./deliveries";
+import * as emailEvents from "./email-events";
+import type { EmailEvent, EmailEventRow } from "./email-events";
 import * as events from "./events";
 import type { EventRow } from "./events";
 import * as links from "./links";
@@ -70,6 +72,15 @@ export class Ledger {
   stuck = (sendingBefore: number): Promise<ChargeRow[]> => stuckCharges(this.sql, sendingBefore);
   unalertedStuck = (sendingBefore: number): Promise<ChargeRow[]> => charges.unalertedStuck(this.sql, sendingBefore);
   markAlerted = (ids: readonly string[]): Promise<void> => charges.markAlerted(this.sql, ids);
+
+  // Resend's word on the emails sent: webhook events and polled statuses; bounces
+  recordEmailEvent = (e: EmailEvent, now: number): Promise<{ fresh: boolean; charge: string | null }> => emailEvents.recordEmailEvent(this.sql, e, now);
+  markBounced = (charge: string, emailId: string, reason: string, now: number): Promise<boolean> => emailEvents.markBounced(this.sql, charge, emailId, reason, now);
+  emailEventsOf = (charge: string): Promise<EmailEventRow[]> => emailEvents.emailEventsOf(this.sql, charge);
+  emailsToCheck = (sentSince: number, checkedBefore: number, limit: number): Promise<{ charge_id: string; email_id: string }[]> =>
+    emailEvents.emailsToCheck(this.sql, sentSince, checkedBefore, limit);
+  recordEmailCheck = (emailId: string, charge: string, lastEvent: string | null, now: number): Promise<void> =>
+    emailEvents.recordEmailCheck(this.sql, emailId, charge, lastEvent, now);
 
   // Deliveries, one per (charge, product): claim → each send outside any transaction →
   // commitDelivered / commitFailure per product; the charge's state follows its deliveries.

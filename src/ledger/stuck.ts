@@ -11,7 +11,7 @@ export function stuckCharges(db: Sql, sendingBefore: number): Promise<ChargeRow[
     // The NOT IN term repeats the charges_open index's WHERE, so SQLite walks that index instead
     // of scanning the whole history (26 ms at 100k rows, 0.1 ms with it: bench/RESULTS.md).
     `SELECT * FROM charges WHERE state NOT IN (${FINAL_STATES.map((s) => `'${s}'`).join(", ")})
-       AND (state IN ('${STATE.retrying}', '${STATE.needsReview}')
+       AND (state IN ('${STATE.retrying}', '${STATE.needsReview}', '${STATE.bounced}')
          OR (state = '${STATE.sending}' AND state_since < ?)) ORDER BY created, id`,
     [sendingBefore],
   );

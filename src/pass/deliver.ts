@@ -36,6 +36,8 @@ export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, start
     return { kind: "already_delivered" };
   }
   if (row?.state === STATE.skipped) return left(STATE.skipped, row.reason);
+  // Resend took it and the buyer's server refused it: only the operator (`resend --to`) can help.
+  if (row?.state === STATE.bounced) return left(STATE.bounced, row.reason);
 
   const verdict = judge(charge, startLine);
   if (verdict.kind !== "eligible") {

@@ -18,6 +18,9 @@ export function howToFix(row: ChargeRow, maxAttempts: number, now: number): stri
   if (row.state === STATE.retrying) {
     return `nothing yet: paidup retries it on its own, up to ${maxAttempts} attempts; if they all fail it waits in needs_review for you (no further alert), and \`paidup status\` lists it; to look: paidup show ${id}`;
   }
+  if (row.state === STATE.bounced) {
+    return `check the address${row.email ? ` (${row.email})` : ""} with the buyer, then: paidup resend ${id} --to <address>  (or, if they have it another way: ${resolveHint(id)})`;
+  }
   const windowEnds = row.first_sent_at === null ? null : isoMs(row.first_sent_at + IDEMPOTENCY_WINDOW_MS);
   if ((row.reason ?? "").includes(CHANGED_FILE)) {
     if (row.outcome_unknown !== 1) return `paidup retry ${id} sends the current file (no earlier send reached the buyer); or, if sent by hand: ${resolveHint(id)}`;

@@ -1,10 +1,13 @@
 import { STATE } from "../../states";
+import { EMAIL_EVENTS_SCHEMA } from "../email-events-schema";
 import { LINKS_SCHEMA } from "../links-schema";
 
 // Ordered schema migrations: entry i takes the ledger from user_version i to i + 1, each in
 // its own transaction. Never edit a shipped entry; append a new one.
 
-const states = Object.values(STATE).map((s) => `'${s}'`).join(", ");
+// The states as shipped in entries 1–3, pinned so those entries never change under a new state.
+const V1_STATES = [STATE.awaitingPayment, STATE.sending, STATE.delivered, STATE.retrying, STATE.needsReview, STATE.skipped, STATE.resolved];
+const states = V1_STATES.map((s) => `'${s}'`).join(", ");
 const finalStates = [STATE.delivered, STATE.resolved, STATE.skipped].map((s) => `'${s}'`).join(", ");
 
 export const MIGRATIONS: readonly string[] = [
@@ -102,6 +105,42 @@ export const MIGRATIONS: readonly string[] = [
     FROM charges
     WHERE product IS NOT NULL
       AND state IN ('${STATE.sending}', '${STATE.delivered}', '${STATE.retrying}', '${STATE.needsReview}', '${STATE.resolved}');
+  `,
+  // 4: the charge state `bounced` (a delivery's email bounced; its delivery row stays delivered).
+  // SQLite cannot change a CHECK in place: the charges table is rebuilt (the runner turns
+  // foreign keys off around it and checks them before commit), then its index. Resend's email
+  // events and the passes' status checks get their tables.
+  `
+  CREATE TABLE charges_v4 (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN (${[...V1_STATES, STATE.bounced].map((s) => `'${s}'`).join(", ")})),
+    reason TEXT,
+    created INTEGER NOT NULL,
+    amount INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    email TEXT,
+    name TEXT,
+    product TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    failed_sends INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER,
+    lease_owner TEXT,
+    lease_until INTEGER,
+    first_sent_at INTEGER,
+    outcome_unknown INTEGER NOT NULL DEFAULT 0,
+    payload TEXT,
+    email_id TEXT,
+    blocked_on_file TEXT,
+    alerted INTEGER NOT NULL DEFAULT 0,
+    state_since INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    CHECK (state NOT IN ('${STATE.delivered}', '${STATE.bounced}') OR email_id IS NOT NULL)
+  );
+  INSERT INTO charges_v4 SELECT * FROM charges;
+  DROP TABLE charges;
+  ALTER TABLE charges_v4 RENAME TO charges;
+  CREATE INDEX charges_open ON charges (state) WHERE state NOT IN (${finalStates});
+  ${EMAIL_EVENTS_SCHEMA}
   `,
 ];
 

@@ -23,11 +23,21 @@ function configure(db: DB): void {
 
 function migrate(db: DB): void {
   const current = db.pragma("user_version", { simple: true }) as number;
-  for (let v = current; v < SCHEMA_VERSION; v++) {
-    db.transaction(() => {
-      db.exec(MIGRATIONS[v] as string);
-      db.pragma(`user_version = ${v + 1}`);
-    })();
+  if (current >= SCHEMA_VERSION) return;
+  // A migration may rebuild a table others point at (SQLite's own 12-step recipe): foreign keys
+  // off around it (the pragma is a no-op inside a transaction), and checked before each commit.
+  db.pragma("foreign_keys = OFF");
+  try {
+    for (let v = current; v < SCHEMA_VERSION; v++) {
+      db.transaction(() => {
+        db.exec(MIGRATIONS[v] as string);
+        const broken = db.pragma("foreign_key_check") as unknown[];
+        if (broken.length > 0) throw new Error(`migration ${v + 1} would break ${broken.length} foreign key reference(s)`);
+        db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  } finally {
+    db.pragma("foreign_keys = ON");
   }
 }
 
