@@ -126,6 +126,11 @@ test("email.delivered, email.delivery_delayed and email.complained are recorded 
   assert.equal(shop.row(id)?.state, "delivered");
   const shown = await shop.run(["show", id]);
   assert.match(shown.stdout, /email\.delivery_delayed[\s\S]*email\.delivered[\s\S]*email\.complained/);
+  const evidence = await shop.run(["evidence", id, "--json"]);
+  assert.equal(evidence.code, 0, evidence.stderr);
+  const proof = JSON.parse(evidence.stdout) as { emails: { emailId: string; lastStatus: string | null }[]; emailEvents: { type: string }[] };
+  assert.deepEqual(proof.emailEvents.map((e) => e.type), ["email.delivery_delayed", "email.delivered", "email.complained"]);
+  assert.equal(proof.emails.find((e) => e.emailId === emailId)?.lastStatus, "complained", "from the webhook, without asking Resend");
 });
 
 test("events for an email paidup did not send are acknowledged and ignored", async () => {

@@ -85,6 +85,26 @@ export class Mailer {
     }
   }
 
+  /**
+   * Resend's last event for an email (`emails.get`): the fallback when no webhook tells us about
+   * bounces. The caller waits its turn first: reads count against the same rate limit as sends.
+   * `denied`: the key may only send (a full-access key can read emails).
+   */
+  async lastEvent(emailId: string): Promise<{ ok: true; lastEvent: string | null } | { ok: false; denied: boolean; reason: string }> {
+    const abort = this.withDeadline(performance.now() + this.baseTimeoutMs);
+    try {
+      const r = await this.resend.emails.get(emailId, { signal: abort.signal });
+      this.pacer.observe((r as { headers?: Record<string, string> | null }).headers);
+      if (r.data) return { ok: true, lastEvent: r.data.last_event ?? null };
+      const name = r.error?.name ?? "unknown_error";
+      return { ok: false, denied: name === "restricted_api_key" || name === "invalid_api_key" || name === "missing_api_key", reason: redact(`${name}: ${r.error?.message ?? ""}`) };
+    } catch (err) {
+      return { ok: false, denied: false, reason: redact(String(err)) };
+    } finally {
+      this.deadlines.delete(abort);
+    }
+  }
+
   private async post(payload: SendablePayload, key: string, timeoutMs: number) {
     this.requests++;
     // Real elapsed time, not the injected clock: it sizes the pool by what the network takes.

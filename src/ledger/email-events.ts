@@ -99,19 +99,19 @@ export function emailEventsOf(db: Sql, charge: string): Promise<EmailEventRow[]>
 }
 
 /**
- * Delivery emails sent since `sentSince` with no final word from Resend yet, not asked about
+ * Delivery emails sent between `sentSince` and `sentBefore` with no final word from Resend yet, not asked about
  * since `checkedBefore`: the ones a pass polls when no webhook tells it. Oldest first.
  */
-export function emailsToCheck(db: Sql, sentSince: number, checkedBefore: number, limit: number): Promise<{ charge_id: string; email_id: string }[]> {
+export function emailsToCheck(db: Sql, sentSince: number, sentBefore: number, checkedBefore: number, limit: number): Promise<{ charge_id: string; email_id: string }[]> {
   return db.query(
     `SELECT d.charge_id AS charge_id, d.email_id AS email_id FROM charges c
        JOIN deliveries d ON d.charge_id = c.id
        LEFT JOIN email_checks k ON k.email_id = d.email_id
-     WHERE c.state_since >= ? AND c.state = '${STATE.delivered}' AND d.email_id IS NOT NULL
+     WHERE c.state_since >= ? AND c.state_since <= ? AND c.state = '${STATE.delivered}' AND d.email_id IS NOT NULL
        AND (k.checked_at IS NULL OR k.checked_at < ?)
        AND NOT EXISTS (SELECT 1 FROM email_events e WHERE e.email_id = d.email_id AND e.type IN (${list(FINAL_TYPES)}))
      ORDER BY k.checked_at IS NOT NULL, c.state_since LIMIT ?`,
-    [sentSince, checkedBefore, limit],
+    [sentSince, sentBefore, checkedBefore, limit],
   );
 }
 

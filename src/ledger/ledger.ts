@@ -77,8 +77,8 @@ export class Ledger {
   recordEmailEvent = (e: EmailEvent, now: number): Promise<{ fresh: boolean; charge: string | null }> => emailEvents.recordEmailEvent(this.sql, e, now);
   markBounced = (charge: string, emailId: string, reason: string, now: number): Promise<boolean> => emailEvents.markBounced(this.sql, charge, emailId, reason, now);
   emailEventsOf = (charge: string): Promise<EmailEventRow[]> => emailEvents.emailEventsOf(this.sql, charge);
-  emailsToCheck = (sentSince: number, checkedBefore: number, limit: number): Promise<{ charge_id: string; email_id: string }[]> =>
-    emailEvents.emailsToCheck(this.sql, sentSince, checkedBefore, limit);
+  emailsToCheck = (sentSince: number, sentBefore: number, checkedBefore: number, limit: number): Promise<{ charge_id: string; email_id: string }[]> =>
+    emailEvents.emailsToCheck(this.sql, sentSince, sentBefore, checkedBefore, limit);
   recordEmailCheck = (emailId: string, charge: string, lastEvent: string | null, now: number): Promise<void> =>
     emailEvents.recordEmailCheck(this.sql, emailId, charge, lastEvent, now);
 

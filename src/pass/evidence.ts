@@ -45,6 +45,8 @@ export interface Evidence {
   afterDelivery: { event: string; at: string; downloads: number }[];
   /** Why lastStatus is null, when it is. */
   statusNote?: string;
+  /** Every event Resend reported for the charge's emails (webhook or polled), oldest first. */
+  emailEvents?: { at: string; type: string; emailId: string; detail: string | null }[];
 }
 
 export async function gatherEvidence(ledger: Ledger, chargeId: string, resendKey: string | undefined): Promise<Evidence> {
@@ -69,7 +71,14 @@ export async function gatherEvidence(ledger: Ledger, chargeId: string, resendKey
     })),
     afterDelivery: (await tableOrEmpty(() => ledger.afterDeliveryOf(chargeId))).map((a) => ({ event: a.event, at: isoMs(a.at), downloads: a.downloads })),
   };
-  evidence.statusNote = await addResendStatus(evidence.emails, resendKey);
+  // Resend's webhooks (or a pass's polling) may already have said how each email ended.
+  const recorded = await tableOrEmpty(() => ledger.emailEventsOf(chargeId));
+  for (const e of evidence.emails) {
+    const last = recorded.filter((r) => r.email_id === e.emailId).at(-1);
+    if (last) e.lastStatus = last.type.replace(/^email\./, "");
+  }
+  evidence.emailEvents = recorded.map((r) => ({ at: isoMs(r.at), type: r.type, emailId: r.email_id, detail: r.detail }));
+  evidence.statusNote = await addResendStatus(evidence.emails.filter((e) => e.lastStatus === null), resendKey);
   if (evidence.statusNote === undefined) delete evidence.statusNote;
   return evidence;
 }

@@ -1,5 +1,6 @@
 import { alertFailingPasses, alertNewlyStuck, clearFailureAlert } from "./alerts";
 import { watchAfterDelivery } from "./after-delivery";
+import { pollEmailStatus } from "./email-poll";
 import { recordPass } from "./pass-record";
 import type { PassDeps } from "./pass-deps";
 import { PassOptions, PassReport, reconcileOnce } from "./reconcile";
@@ -29,6 +30,12 @@ export async function runPass(deps: PassDeps, opts: PassOptions = {}): Promise<P
   }
   deps.log.info(`pass ${report.complete ? "finished" : "stopped early"}`, { ...report.counts, ms: report.finishedAt - startedAt });
   if (!opts.dryRun) {
+    // Before the alerts, so a bounce found by asking Resend is alerted by this same pass.
+    const polled = await pollEmailStatus(deps).catch((err: unknown) => {
+      deps.log.warn("could not ask Resend about sent emails; the next pass asks again", { error: redact(String(err)) });
+      return null;
+    });
+    if (polled && polled.checked > 0) deps.log.info("asked Resend about sent emails", { checked: polled.checked, bounced: polled.bounced });
     await recordPass(deps.ledger, { startedAt, finishedAt: report.finishedAt, ok: true, counts: report.counts });
     await clearFailureAlert(deps);
     await alertNewlyStuck(deps);
