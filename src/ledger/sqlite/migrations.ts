@@ -1,4 +1,5 @@
 import { STATE } from "../../states";
+import { DELIVERIES_SCHEMA } from "../deliveries-schema";
 import { EMAIL_EVENTS_SCHEMA } from "../email-events-schema";
 import { LINKS_SCHEMA } from "../links-schema";
 
@@ -67,45 +68,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_unhandled ON events (received_at) WHERE handled_at IS NULL;
   `,
   LINKS_SCHEMA,
-  // 3: one delivery per (charge, product). A v1 charge's single delivery becomes the record of its
-  // one product, with the key it was sent under (paidup-<charge>), its payload and email id.
-  `
-  CREATE TABLE deliveries (
-    charge_id TEXT NOT NULL REFERENCES charges (id),
-    product TEXT NOT NULL,             -- catalog key
-    position INTEGER NOT NULL,         -- file order among the charge's products; 0 keeps paidup-<charge>
-    send_key TEXT NOT NULL,            -- the idempotency key of every send of this delivery
-    state TEXT NOT NULL CHECK (state IN (${states})),
-    reason TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    failed_sends INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at INTEGER,
-    lease_owner TEXT,
-    lease_until INTEGER,
-    first_sent_at INTEGER,
-    outcome_unknown INTEGER NOT NULL DEFAULT 0,
-    payload TEXT,
-    email_id TEXT,
-    blocked_on_file TEXT,
-    state_since INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (charge_id, product),
-    CHECK (state <> '${STATE.delivered}' OR email_id IS NOT NULL)
-  );
-  CREATE UNIQUE INDEX deliveries_by_key ON deliveries (send_key);
-
-  ALTER TABLE attempts ADD COLUMN product TEXT;
-
-  INSERT INTO deliveries (charge_id, product, position, send_key, state, reason, attempts, failed_sends,
-      next_attempt_at, lease_owner, lease_until, first_sent_at, outcome_unknown, payload, email_id,
-      blocked_on_file, state_since, updated_at)
-    SELECT id, product, 0, 'paidup-' || id, state, reason, attempts, failed_sends,
-      next_attempt_at, lease_owner, lease_until, first_sent_at, outcome_unknown, payload, email_id,
-      blocked_on_file, state_since, updated_at
-    FROM charges
-    WHERE product IS NOT NULL
-      AND state IN ('${STATE.sending}', '${STATE.delivered}', '${STATE.retrying}', '${STATE.needsReview}', '${STATE.resolved}');
-  `,
+  DELIVERIES_SCHEMA,
   // 4: the charge state `bounced` (a delivery's email bounced; its delivery row stays delivered).
   // SQLite cannot change a CHECK in place: the charges table is rebuilt (the runner turns
   // foreign keys off around it and checks them before commit), then its index. Resend's email
