@@ -42,6 +42,7 @@ export async function openContext(opts: ContextOptions): Promise<Context> {
   const config = loadConfig(env.configPath);
   const clock = opts.clock ?? systemClock;
   const stripe = new StripeSource(stripeClient(stripeKey, env.stripeApiBase), clock);
+  stripe.onWarning = (message) => log.warn(message);
   const ledger = await openLedger(env, { readonly: opts.readonly });
   try {
     await checkKeyMode(ledger, keyMode(stripeKey), opts.readonly === true);

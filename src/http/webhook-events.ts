@@ -10,6 +10,8 @@ export const HANDLED_TYPES = new Set([
   "charge.succeeded",
   "charge.refunded",
   "charge.dispute.created",
+  // A dispute won before delivery makes the charge deliverable again.
+  "charge.dispute.closed",
   "checkout.session.completed",
   "checkout.session.async_payment_succeeded",
 ]);

@@ -61,6 +61,11 @@ export function openCharges(db: Sql): Promise<ChargeRow[]> {
   return db.query<ChargeRow>(`SELECT * FROM charges WHERE state NOT IN (${finalList}) ORDER BY created`);
 }
 
+/** Skipped rows with this exact reason (a reason a later look may overturn, such as an open dispute). */
+export function skippedWith(db: Sql, reason: string): Promise<ChargeRow[]> {
+  return db.query<ChargeRow>(`SELECT * FROM charges WHERE state = '${STATE.skipped}' AND reason = ? ORDER BY created`, [reason]);
+}
+
 /** Records a charge in a state other than `sending`; an existing row moves only from `from`. */
 export function recordState(db: Sql, facts: ChargeFacts, to: LedgerState, change: StateChange, from: readonly LedgerState[], now: number): Promise<boolean> {
   return db.transaction(async (tx) => {

@@ -63,6 +63,7 @@ export class Ledger {
   getCharge = (id: string): Promise<ChargeRow | undefined> => charges.getCharge(this.sql, id);
   getState = (id: string): Promise<LedgerState | undefined> => charges.getState(this.sql, id);
   openCharges = (): Promise<ChargeRow[]> => charges.openCharges(this.sql);
+  skippedWith = (reason: string): Promise<ChargeRow[]> => charges.skippedWith(this.sql, reason);
   recordState = (facts: ChargeFacts, to: LedgerState, change: StateChange, from: readonly LedgerState[], now: number): Promise<boolean> =>
     charges.recordState(this.sql, facts, to, change, from, now);
   attempts = (chargeId: string): Promise<AttemptRow[]> => charges.attemptsOf(this.sql, chargeId);

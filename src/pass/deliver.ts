@@ -1,6 +1,6 @@
 import type Stripe from "stripe";
 import { UsageError } from "../errors";
-import { judge, REJUDGEABLE } from "./eligibility";
+import { judge, needsDisputeOutcome, REJUDGEABLE, REOPENABLE_SKIPS } from "./eligibility";
 import type { ChargeRow, ClaimedDelivery, FailedSend } from "../ledger";
 import type { PassDeps } from "./pass-deps";
 import { checkAttachments, ProductFileError, StoredPayload, toSendable } from "../delivery/payload";
@@ -35,24 +35,33 @@ export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, start
     if (!dryRun && (charge.refunded || charge.disputed)) await noticeAfterDelivery(deps, charge);
     return { kind: "already_delivered" };
   }
-  if (row?.state === STATE.skipped) return left(STATE.skipped, row.reason);
+  // Most skips are final; one the charge may grow out of (the start line moved earlier, a dispute
+  // was won) is judged again.
+  const reopenable = row?.state === STATE.skipped && REOPENABLE_SKIPS.includes(row.reason ?? "");
+  if (row?.state === STATE.skipped && !reopenable) return left(STATE.skipped, row.reason);
   // Resend took it and the buyer's server refused it: only the operator (`resend --to`) can help.
   if (row?.state === STATE.bounced) return left(STATE.bounced, row.reason);
 
-  const verdict = judge(charge, startLine);
+  // `disputed` stays true after the shop wins: the dispute itself says how it ended.
+  const dispute = needsDisputeOutcome(charge, startLine) ? await deps.stripe.disputeOutcome(charge.id) : undefined;
+  const verdict = judge(charge, startLine, dispute);
   if (verdict.kind !== "eligible") {
     if (row?.state === STATE.sending) {
       // Claims whose holder died, on a charge refunded meanwhile: not re-sent.
       if (dryRun || !(await ledger.abandonExpiredClaims(charge.id, verdict.state, verdict.reason, clock.now()))) return { kind: "busy" };
       return left(verdict.state, verdict.reason);
     }
-    if (!dryRun) await ledger.recordState(factsOf(charge), verdict.state, { reason: verdict.reason }, REJUDGEABLE, clock.now());
+    if (!dryRun) await ledger.recordState(factsOf(charge), verdict.state, { reason: verdict.reason }, reopenable ? [STATE.skipped] : REJUDGEABLE, clock.now());
     return left(verdict.state, verdict.reason);
   }
   if (row && OPEN.includes(row.state) && !hasDueWork(row, clock.now())) {
     return row.state === STATE.sending ? { kind: "busy" } : left(row.state, row.reason);
   }
 
+  if (reopenable && !dryRun) {
+    // Grown out of its skip: back in line (awaiting_payment may be claimed), then handled below.
+    await ledger.recordState(factsOf(charge), STATE.awaitingPayment, { reason: `judged again after: ${row?.reason ?? ""}` }, [STATE.skipped], clock.now());
+  }
   const planned = await planDelivery(deps, charge, row, row ? await ledger.deliveries(charge.id) : [], dryRun);
   if (planned.kind === "review") return left(STATE.needsReview, planned.reason);
   const { plan } = planned;

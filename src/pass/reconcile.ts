@@ -3,6 +3,7 @@ import { ChargeOutcome, deliverCharge, hasDueWork } from "./deliver";
 import { isoSeconds } from "../duration";
 import type { ChargeRow } from "../ledger";
 import type { PassDeps } from "./pass-deps";
+import { SKIP_REASON } from "./eligibility";
 import { listingStart, relistWindow } from "./listing-window";
 import { SendPool } from "./send-pool";
 import { StuckEntry, stuckEntry } from "./report";
@@ -72,6 +73,10 @@ async function walk(deps: PassDeps, opts: PassOptions): Promise<PassReport> {
     await tally(deps, report, charge, outcome, opts.dryRun === true);
     opts.onProgress?.(report.counts);
   };
+  const lookAgain = async (id: string) => {
+    const charge = await deps.stripe.retrieveCharge(id);
+    if (charge) await take(charge);
+  };
   // Sends overlap so that Resend's latency does not cap the rate; a dry run keeps the listing's order.
   const pool = new SendPool(() => (opts.dryRun || !deps.mailer ? 1 : deps.mailer.inFlightTarget));
   /** Walks one listing to its end; false if a stop request cut it short. */
@@ -93,10 +98,7 @@ async function walk(deps: PassDeps, opts: PassOptions): Promise<PassReport> {
     for (const row of await ledger.openCharges()) {
       if (stopped()) break;
       if (row.created >= listFrom || !needsFreshLook(row, clock.now())) continue;
-      await pool.add(row.id, async () => {
-        const charge = await deps.stripe.retrieveCharge(row.id);
-        if (charge) await take(charge);
-      });
+      await pool.add(row.id, () => lookAgain(row.id));
     }
 
     const recent = deps.stripe.listCharges({ gte: listFrom });
@@ -108,6 +110,12 @@ async function walk(deps: PassDeps, opts: PassOptions): Promise<PassReport> {
       // The slow deep re-list: a charge Stripe listed after the passes moved past its second.
       if (relist.gte < relist.lt) walked = await walkAll(deps.stripe.listCharges(relist));
       relisted = walked;
+      // Disputes are decided weeks later: a charge skipped for an open dispute is looked at again.
+      for (const row of await ledger.skippedWith(SKIP_REASON.disputed)) {
+        if (stopped()) break;
+        if (row.created >= relist.gte) continue; // just walked
+        await pool.add(row.id, () => lookAgain(row.id));
+      }
     }
   } catch (err) {
     // Every claim this pass made ends committed (or released) before the pass reports its failure.

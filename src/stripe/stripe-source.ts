@@ -61,6 +61,12 @@ export function asStripeFailure(err: unknown, op: string): Error {
 /** The SDK retries 5xx and dropped connections itself, but never a 429: that one is ours. */
 const RATE_LIMIT_RETRIES = 4;
 
+/**
+ * Where a charge's disputes stand (`disputed` on the charge stays true for good): `won` when every
+ * dispute ended in the shop's favour (`won`, `warning_closed`), `lost` when one was lost, else `open`.
+ */
+export type DisputeOutcome = "won" | "lost" | "open";
+
 type ChargePage = Stripe.Response<Stripe.ApiList<Stripe.Charge>>;
 
 /** One walk down Stripe's charge list, which learns Stripe's clock from the first page. */
@@ -103,6 +109,8 @@ function stripeDate(response: { lastResponse?: { headers?: Record<string, string
 
 export class StripeSource {
   requests = 0;
+  /** Told about reads that failed without failing the pass. */
+  onWarning?: (message: string) => void;
 
   constructor(private readonly stripe: Stripe, private readonly clock: Clock = systemClock) {}
 
@@ -205,6 +213,24 @@ export class StripeSource {
       }
       throw asStripeFailure(err, `update dispute ${disputeId}`);
     }
+  }
+
+  /**
+   * Where a disputed charge's disputes stand. A key without read access to disputes gets `open`
+   * (the charge stays skipped, as before) and a warning, rather than a failed pass.
+   */
+  async disputeOutcome(chargeId: string): Promise<DisputeOutcome> {
+    let disputes: Stripe.Dispute[];
+    try {
+      disputes = await this.disputesOf(chargeId);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      this.onWarning?.(`cannot read the disputes of ${chargeId}; it stays skipped until the key may read disputes: ${err.message}`);
+      return "open";
+    }
+    if (disputes.some((d) => d.status === "lost")) return "lost";
+    const won = disputes.length > 0 && disputes.every((d) => d.status === "won" || d.status === "warning_closed");
+    return won ? "won" : "open";
   }
 
   /** One cheap authenticated read: is the key accepted and allowed to read charges? */
