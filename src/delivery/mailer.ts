@@ -23,6 +23,11 @@ const WATCHDOG_EVERY_MS = 100;
 const FIRST_LATENCY_GUESS_MS = 300;
 /** Weight of the newest answer in the running latency estimate. */
 const LATENCY_WEIGHT = 0.2;
+/** What a send answers when its replay deadline has passed before a request could start. */
+const REPLAY_TOO_LATE: SendResult = {
+  ok: false, retryable: false, outcomeUnknown: true,
+  reason: "outcome of send unknown: an earlier try may have gone out, and Resend's 24 h idempotency window was about to close before it could be repeated",
+};
 
 /** Sends through Resend, paced under its rate limit, with a timeout on every request. */
 export class Mailer {
@@ -65,14 +70,19 @@ export class Mailer {
     return Math.min(MAX_IN_FLIGHT, sending + 2);
   }
 
-  /** One logical send; the caller has already waited its turn for the first request. */
-  async send(payload: SendablePayload, key: string): Promise<SendResult> {
+  /**
+   * One logical send; the caller has already waited its turn for the first request. No request
+   * starts at or after `replayUntil` (ms): an earlier try may have gone out, and past that moment
+   * Resend may no longer recognise a repeat, so the outcome stays unknown for a human.
+   */
+  async send(payload: SendablePayload, key: string, replayUntil = Infinity): Promise<SendResult> {
     if (this.quota && this.clock.now() < this.quota.until) return this.quota.result;
     const bytes = (payload.attachments ?? []).reduce((n, a) => n + a.content.length, 0);
     const timeoutMs = this.baseTimeoutMs + Math.ceil(bytes / 1e6) * TIMEOUT_MS_PER_MB;
     const patientUntil = this.clock.now() + RATE_LIMIT_PATIENCE_MS;
     for (let attempt = 0; ; attempt++) {
       if (attempt > 0) await this.pacer.turn();
+      if (this.clock.now() >= replayUntil) return REPLAY_TOO_LATE;
       const response = await this.post(payload, key, timeoutMs);
       this.pacer.observe(response.headers, Boolean(response.data?.id));
       if (response.data?.id) return { ok: true, emailId: response.data.id };

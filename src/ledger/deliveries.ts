@@ -11,6 +11,12 @@ import type { Sql } from "./sql";
 export const LEASE_MS = 5 * 60_000;
 /** Resend remembers an idempotency key for 24 hours. */
 export const IDEMPOTENCY_WINDOW_MS = 24 * 3_600_000;
+/**
+ * How long after the first try paidup still repeats a send whose outcome is unknown: an hour
+ * short of Resend's 24, so that 429s waited out inside one claim (and clocks a little apart)
+ * never carry a repeat past the moment Resend forgets the key.
+ */
+export const SAFE_REPLAY_MS = 23 * 3_600_000;
 
 export const UNKNOWN_OUTCOME_REASON = "outcome of send unknown";
 
@@ -50,6 +56,11 @@ export interface ClaimedDelivery {
   sendKey: string;
   payload: string;
   retake: boolean;
+  /**
+   * Set when an earlier try may have gone out: no request of this claim may start after it (the
+   * first try + SAFE_REPLAY_MS), or Resend might no longer recognise the repeat (ms).
+   */
+  replayDeadline: number | null;
 }
 
 /** `not_claimable`: nothing of the charge was due (or another process holds it); `row` says where it stands. */
@@ -168,7 +179,7 @@ async function insertDelivery(tx: Sql, chargeId: string, plan: PlannedDelivery, 
       payload: plan.payload, blocked: ready ? null : (plan.blockedOnFile ?? null), now,
     },
   );
-  return plan.payload === null ? null : { product: plan.product, sendKey, payload: plan.payload, retake: false };
+  return plan.payload === null ? null : { product: plan.product, sendKey, payload: plan.payload, retake: false, replayDeadline: null };
 }
 
 async function claimOne(
@@ -187,14 +198,14 @@ async function claimOne(
   }
   let stored = d.payload;
   let firstSentAt = d.first_sent_at;
-  if (stored !== null && firstSentAt !== null && now - firstSentAt >= IDEMPOTENCY_WINDOW_MS) {
+  if (stored !== null && firstSentAt !== null && now - firstSentAt >= SAFE_REPLAY_MS) {
     if (unknown) {
       // Resend has forgotten the key: a re-send could be a second email. A human decides.
       await tx.exec(
         `UPDATE deliveries SET state = '${STATE.needsReview}', reason = ?, lease_owner = NULL, lease_until = NULL,
            outcome_unknown = 1, attempts = attempts + ?, state_since = ?, updated_at = ?
          WHERE charge_id = ? AND product = ?`,
-        [`${UNKNOWN_OUTCOME_REASON}: the first try is older than Resend's 24 h idempotency window`, leaseExpired ? 1 : 0, now, now, d.charge_id, d.product],
+        [`${UNKNOWN_OUTCOME_REASON}: the first try is older than 23 h, too close to the end of Resend's 24 h idempotency window to repeat it safely`, leaseExpired ? 1 : 0, now, now, d.charge_id, d.product],
       );
       return null;
     }
@@ -226,7 +237,8 @@ async function claimOne(
       unknown: unknown ? 1 : 0, retook: leaseExpired ? 1 : 0, now,
     },
   );
-  return { product: d.product, sendKey: d.send_key, payload, retake: leaseExpired };
+  const replayDeadline = unknown && firstSentAt !== null ? firstSentAt + SAFE_REPLAY_MS : null;
+  return { product: d.product, sendKey: d.send_key, payload, retake: leaseExpired, replayDeadline };
 }
 
 /**

@@ -3,7 +3,7 @@
 // drivers per backend in sqlite/ and postgres/). Callers use the `Ledger` object's named async
 // operations, never the SQL functions behind them. May import: src/*.ts foundations only.
 export type { AttemptRow, ChargeFacts, ChargeRow, StateChange } from "./charges";
-export { IDEMPOTENCY_WINDOW_MS, LEASE_MS, sendKeyFor, UNKNOWN_OUTCOME_REASON } from "./deliveries";
+export { IDEMPOTENCY_WINDOW_MS, SAFE_REPLAY_MS, LEASE_MS, sendKeyFor, UNKNOWN_OUTCOME_REASON } from "./deliveries";
 export type { ClaimedDelivery, ClaimResult, DeliveryRow, FailedSend, PlannedDelivery } from "./deliveries";
 export type { EventRow } from "./events";
 export { BOUNCE_TYPES, FINAL_TYPES } from "./email-events";

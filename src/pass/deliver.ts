@@ -101,7 +101,7 @@ async function sendEach(deps: PassDeps, chargeId: string, plan: Plan, claimed: r
     try {
       // The stored payload is what gets sent; parsed again only when it is an earlier claim's.
       const fresh = plan.deliveries.find((p) => p.product === d.product)?.payload === d.payload ? plan.rendered.get(d.product) : undefined;
-      result = await mailer.send(toSendable(fresh ?? (JSON.parse(d.payload) as StoredPayload)), d.sendKey);
+      result = await mailer.send(toSendable(fresh ?? (JSON.parse(d.payload) as StoredPayload)), d.sendKey, d.replayDeadline ?? Infinity);
     } catch (err) {
       if (!(err instanceof ProductFileError)) throw err;
       result = { ok: false, retryable: false, outcomeUnknown: false, reason: err.message };
