@@ -22,19 +22,26 @@ function configure(db: DB): void {
 }
 
 function migrate(db: DB): void {
-  const current = db.pragma("user_version", { simple: true }) as number;
-  if (current >= SCHEMA_VERSION) return;
+  // Up to date: no write lock needed (a pass holding it must not make every open wait).
+  if ((db.pragma("user_version", { simple: true }) as number) >= SCHEMA_VERSION) return;
+  // Two processes upgrading one ledger at once (a cron pass and a manual command after an
+  // upgrade) must not both run a migration: the version is read again under the write lock
+  // (BEGIN IMMEDIATE), so the second sees the first one's work instead of failing half-way.
+  const step = db.transaction((): boolean => {
+    const version = db.pragma("user_version", { simple: true }) as number;
+    if (version >= SCHEMA_VERSION) return false;
+    db.exec(MIGRATIONS[version] as string);
+    const broken = db.pragma("foreign_key_check") as unknown[];
+    if (broken.length > 0) throw new Error(`migration ${version + 1} would break ${broken.length} foreign key reference(s)`);
+    db.pragma(`user_version = ${version + 1}`);
+    return true;
+  });
   // A migration may rebuild a table others point at (SQLite's own 12-step recipe): foreign keys
   // off around it (the pragma is a no-op inside a transaction), and checked before each commit.
   db.pragma("foreign_keys = OFF");
   try {
-    for (let v = current; v < SCHEMA_VERSION; v++) {
-      db.transaction(() => {
-        db.exec(MIGRATIONS[v] as string);
-        const broken = db.pragma("foreign_key_check") as unknown[];
-        if (broken.length > 0) throw new Error(`migration ${v + 1} would break ${broken.length} foreign key reference(s)`);
-        db.pragma(`user_version = ${v + 1}`);
-      })();
+    while (step.immediate()) {
+      // one migration per transaction, until the ledger is at SCHEMA_VERSION
     }
   } finally {
     db.pragma("foreign_keys = ON");
