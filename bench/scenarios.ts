@@ -57,7 +57,7 @@ export async function startup(reps: number): Promise<StartupFigures> {
 /**
  * The 100k ledger: `paidup init` makes the real schema, then one transaction writes a delivered
  * row (with a stored payload, as a real send leaves it) and its attempt for every charge, and
- * moves the watermark to now, as the last pass over that history would have.
+ * moves the watermark (and the last 72 h re-list) to now, as the last pass over that history would have.
  */
 export function seedDelivered(ws: Workspace, ids: { id: string; created: number; email: string }[]): void {
   const db = new Database(ws.dbPath);
@@ -81,6 +81,8 @@ export function seedDelivered(ws: Workspace, ids: { id: string; created: number;
         attempt.run(c.id, now, emailId);
       }
       db.prepare("UPDATE meta SET value = ? WHERE key = 'watermark'").run(String(Math.floor(now / 1000)));
+      // ... and its hourly 72 h re-list: the steady pass measured next is an ordinary one.
+      db.prepare("INSERT INTO meta (key, value) VALUES ('relisted_at', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(Math.floor(now / 1000)));
     })();
   } finally {
     db.close();
