@@ -1,6 +1,8 @@
 import type { Command } from "commander";
 import type { ServeFlags } from "./commands/serve";
-import { EXIT, ExitCode, PaidupError } from "./errors";
+import { loadEnv } from "./env";
+import { EXIT, ExitCode, PaidupError, RuntimeFailure } from "./errors";
+import { configureLogging } from "./log";
 import { redact } from "./redact";
 
 // The CLI wires commands to functions and maps every error to the contract's exit codes, here
@@ -58,7 +60,8 @@ export function buildProgram(setExit: (code: ExitCode) => void): Command {
     .command("init")
     .description("create the ledger and set its start line (default: now)")
     .option("--since <when>", "take in charges back to <when> (ISO date/time or 30m, 12h, 7d)")
-    .action(async (opts: { since?: string }) =>
+    .option("--yes", "confirm a start line more than a year back")
+    .action(async (opts: { since?: string; yes?: boolean }) =>
       run(async () => {
         for (const line of (await commands.init().initCommand(opts, Date.now())).lines) process.stdout.write(line + "\n");
         return EXIT.ok;
@@ -143,25 +146,52 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   let code: ExitCode = EXIT.ok;
+  // A failed command with --json still prints one JSON object on stdout, for scripts.
+  const json = argv.slice(2).includes("--json");
   try {
+    // .env first, so LOG_LEVEL set there counts; a bad level is exit 2 before anything runs.
+    loadEnv();
+    configureLogging();
     await buildProgram((c) => (code = c)).parseAsync(argv);
   } catch (err) {
-    code = exitCodeFor(err);
+    code = reportFailure(err, json);
   }
   // Let winston flush before the exit code is set for good.
   process.exitCode = code;
 }
 
-function exitCodeFor(err: unknown): ExitCode {
+/** Prints a failure once, without a stack trace, and gives its exit code. */
+function reportFailure(err: unknown, json: boolean): ExitCode {
   if (err instanceof commander().CommanderError) {
-    const benign = ["commander.helpDisplayed", "commander.version", "commander.help"].includes(err.code);
-    return benign ? EXIT.ok : EXIT.usage;
+    // Help and version asked for exit 0; `paidup` alone prints the help on stderr with exit code 1
+    // from commander, which we make a usage error: a cron line with an empty variable must not "succeed".
+    const benign = ["commander.helpDisplayed", "commander.version", "commander.help"].includes(err.code) && err.exitCode === 0;
+    if (benign) return EXIT.ok;
+    if (json) printJsonError(err.message.replace(/^error: /, ""), undefined, EXIT.usage);
+    return EXIT.usage;
   }
-  if (err instanceof PaidupError) {
-    process.stderr.write(`paidup: ${redact(err.message)}\n${err.hint ? `  hint: ${redact(err.hint)}\n` : ""}`);
-    return err.exitCode;
+  const failure = asPaidupError(err);
+  process.stderr.write(`paidup: ${redact(failure.message)}\n${failure.hint ? `  hint: ${redact(failure.hint)}\n` : ""}`);
+  if (json) printJsonError(failure.message, failure.hint, failure.exitCode);
+  return failure.exitCode;
+}
+
+function printJsonError(message: string, hint: string | undefined, exitCode: ExitCode): void {
+  process.stdout.write(JSON.stringify({ error: { message: redact(message), hint: hint === undefined ? null : redact(hint), exitCode } }, null, 2) + "\n");
+}
+
+/**
+ * Known failures keep their class; anything else is unexpected. Its stack goes to the debug log,
+ * not to the user: nothing is committed without a confirmed send, so the next pass picks up.
+ */
+function asPaidupError(err: unknown): PaidupError {
+  if (err instanceof PaidupError) return err;
+  const code = String((err as { code?: unknown })?.code ?? "");
+  if (code.startsWith("SQLITE_")) {
+    // The SQLite driver classifies its failures; this is the net under anything it missed.
+    return new RuntimeFailure(`the ledger at ${loadEnv().dbPath} failed (${code})`, "nothing unconfirmed was recorded; `paidup check` looks at the ledger");
   }
-  // An unexpected failure: nothing is committed without a confirmed send, so the next pass picks up.
-  process.stderr.write(`paidup: unexpected failure: ${redact(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
-  return EXIT.runtime;
+  const text = err instanceof Error ? err.message : String(err);
+  if (err instanceof Error && err.stack) logger().debug("unexpected failure", { stack: err.stack });
+  return new RuntimeFailure(`unexpected failure: ${text}`, "nothing unconfirmed was recorded; the next pass picks up. LOG_LEVEL=debug shows where it happened; please report it");
 }

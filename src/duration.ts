@@ -9,8 +9,18 @@ export function parseDuration(text: string, what: string): number {
   return Number(m[1]) * (UNIT_MS[m[2] as string] as number);
 }
 
-/** `<when>`: an ISO date/time or a duration back from `nowMs`. Returns epoch ms. */
+/**
+ * `<when>`: an ISO date/time or a duration back from `nowMs`. Returns epoch ms. A moment in the
+ * future is refused: as a listing window it would list nothing and "succeed", as a start line it
+ * would hide every charge until then.
+ */
 export function parseWhen(text: string, nowMs: number, what: string): number {
+  const ms = parseMoment(text, nowMs, what);
+  if (ms > nowMs) throw new UsageError(`${what} ${text} is in the future`, "give a moment in the past: an ISO date/time or a duration back from now such as 7d");
+  return ms;
+}
+
+function parseMoment(text: string, nowMs: number, what: string): number {
   if (/^\d+\s*[smhd]$/.test(text.trim())) return nowMs - parseDuration(text, what);
   // A bare date means midnight UTC, not the machine's local midnight.
   const iso = /^\d{4}-\d{2}-\d{2}$/.test(text) ? `${text}T00:00:00Z` : text;

@@ -33,3 +33,9 @@ export class RuntimeFailure extends PaidupError {
     super(message, EXIT.runtime, hint);
   }
 }
+
+/**
+ * A runtime failure no later pass of this process can get past (its ledger file was deleted or
+ * replaced under it): the daemon stops with exit 3 instead of waiting for the next tick.
+ */
+export class FatalFailure extends RuntimeFailure {}

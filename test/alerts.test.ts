@@ -51,3 +51,25 @@ test("without alertTo, no alert is sent", async () => {
   assert.equal((await shop.run(["reconcile"])).code, 1);
   assert.equal(shop.resend.sent.length, before, "no email at all: the charge has no product, and nobody to alert");
 });
+
+test("two passes racing on the same alert send it once, and the one that lost logs no error", async () => {
+  shop.writeConfig({ from: "Shop <shop@example.com>", alertTo: "owner@example.com", resend: { maxPerSecond: 100 }, products: DEFAULT_PRODUCTS });
+  const c = shop.stripe.addCharge(paidCharge({ amount: 779, metadata: {}, created: now() - 5 }));
+  const before = alerts().length;
+  const alertRequests = () => shop.resend.requests.filter((r) => r.idempotencyKey?.startsWith("paidup-alert-")).length;
+  const requestsBefore = alertRequests();
+  // The first pass's alert is still being processed by Resend when the second pass sends its own.
+  shop.resend.addFault({ method: "POST", path: "/emails", kind: "delay", ms: 2500 });
+  const first = shop.run(["reconcile"]);
+  const deadline = Date.now() + 10_000;
+  while (alertRequests() === requestsBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const second = await shop.run(["reconcile"], { env: { LOG_LEVEL: "info" } });
+  const firstResult = await first;
+  assert.equal(second.code, 1, second.stderr);
+  assert.equal(firstResult.code, 1, firstResult.stderr);
+  assert.doesNotMatch(second.stderr, /alert email failed/);
+  assert.doesNotMatch(second.stderr, / error /);
+  assert.match(second.stderr, /another paidup process is sending this same alert/);
+  assert.equal(alerts().length, before + 1, "one alert email");
+  assert.match(alerts().at(-1)?.text ?? "", new RegExp(c.id));
+});

@@ -8,7 +8,7 @@ import { DEFAULT_PRODUCTS, RESEND_KEY, Shop, STRIPE_KEY } from "./helpers/shop";
 let shop: Shop;
 before(async () => {
   shop = await Shop.start();
-  const r = await shop.run(["init"]);
+  const r = await shop.run(["init", "--since", "1h"]);
   assert.equal(r.code, 0, r.stderr);
 });
 after(async () => shop.close());
@@ -24,7 +24,7 @@ test("check passes on a good setup, one line per check, and sends no email", asy
   const r = await shop.run(["check"]);
   assert.equal(r.code, 0, r.stdout + r.stderr);
   for (const line of [/^✓ stripe key: accepted \(test mode\)/m, /^✓ resend key: accepted$/m, /^✓ config: /m, /^✓ from address: /m,
-    /^✓ templates of ship-fast: render$/m, /^✓ attachments of ship-fast: 1 file\(s\) present/m, /^✓ ledger: .* writable$/m, /^all checks passed$/m]) {
+    /^✓ templates of ship-fast: render$/m, /^✓ attachments of ship-fast: 1 file\(s\) present/m, /^✓ ledger: .* writable by .*, intact$/m, /^✓ from domain: example\.com verified in Resend$/m, /^all checks passed$/m]) {
     assert.match(r.stdout, line);
   }
   assert.equal(shop.resend.requestCount({ method: "POST" }), 0, "check sends nothing");
@@ -88,4 +88,66 @@ test("check fails on an invalid config file and on a missing ledger", async () =
   assert.match(r.stdout, /^✗ config: config file .*nope\.json does not exist$/m);
   assert.match(r.stdout, /^✗ ledger: no ledger at .*nope\.db$/m);
   assert.ok(!fs.existsSync(path.join(shop.dir, "nope.db")), "check creates no ledger");
+});
+
+test("check fails on an attachment that is a folder or an empty file, and a pass puts such charges in needs_review", async () => {
+  fs.mkdirSync(path.join(shop.dir, "products", "folder.zip"));
+  fs.writeFileSync(path.join(shop.dir, "products", "empty.zip"), "");
+  const attach = (key: string, file: string, amount: number) => ({ key, match: { amount, currency: "usd" }, subject: "Yours", text: "templates/ebook.txt", attachments: [file] });
+  shop.writeConfig({ ...GOOD, products: [...DEFAULT_PRODUCTS, attach("folder", "products/folder.zip", 101), attach("empty", "products/empty.zip", 102)] });
+  try {
+    const r = await shop.run(["check"]);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stdout, /^✗ attachments of folder: product file .*folder\.zip is a folder, not a file/m);
+    assert.match(r.stdout, /^✗ attachments of empty: product file .*empty\.zip is empty \(0 bytes\)$/m);
+    const now = Math.floor(Date.now() / 1000);
+    const folder = shop.stripe.addCharge({ amount: 101, currency: "usd", created: now - 5, billing_details: { email: "f@example.com" } });
+    const empty = shop.stripe.addCharge({ amount: 102, currency: "usd", created: now - 4, billing_details: { email: "e@example.com" } });
+    const pass = await shop.run(["reconcile", "--since", "1m"]);
+    assert.equal(pass.code, 1, pass.stderr);
+    assert.match(shop.row(folder.id)?.reason ?? "", /is a folder, not a file/);
+    assert.match(shop.row(empty.id)?.reason ?? "", /is empty \(0 bytes\)/);
+    assert.equal(shop.resend.sentTo("e@example.com").length, 0, "no email with an empty attachment went out");
+  } finally {
+    shop.writeConfig(GOOD);
+  }
+});
+
+test("check fails on a ledger file the user running it cannot write, in a folder it can", async (t) => {
+  const asRoot = process.getuid?.() === 0;
+  const stateDir = path.dirname(shop.dbPath);
+  const modes = [shop.dir, stateDir, shop.dbPath].map((f) => [f, fs.statSync(f).mode & 0o777] as const);
+  // `sudo paidup init` made the file; the service user was given the folder, not the file. SQLite
+  // then opens the file read-only without a word, and BEGIN IMMEDIATE alone still succeeds.
+  try {
+    if (asRoot) {
+      fs.chmodSync(shop.dir, 0o755);
+      fs.chownSync(stateDir, 65534, 65534);
+      fs.chmodSync(shop.dbPath, 0o644);
+    } else {
+      fs.chmodSync(shop.dbPath, 0o444);
+    }
+    const r = await shop.run(["check"], asRoot ? { uid: 65534, gid: 65534 } : {});
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stdout, /^✗ ledger: .*paidup\.db.* cannot be written by \S+ \(uid \d+\)/m);
+    assert.match(r.stdout, /^✓ config: /m, "the rest of the setup was readable by that user");
+  } finally {
+    if (asRoot) fs.chownSync(stateDir, 0, 0);
+    for (const [file, mode] of modes) fs.chmodSync(file, mode);
+  }
+  t.diagnostic(asRoot ? "ran check as nobody (uid 65534)" : "ran check on a read-only ledger file");
+});
+
+test("check fails on a ledger whose pages are corrupt (PRAGMA quick_check), and leaves it untouched", async () => {
+  const file = path.join(shop.dir, "state", "corrupt-pages.db");
+  assert.equal((await shop.run(["init"], { env: { PAIDUP_DB: file } })).code, 0);
+  const bytes = fs.readFileSync(file);
+  // Page 1 (the schema) stays intact, so the ledger opens; a table's page is garbage.
+  const pageSize = bytes.readUInt16BE(16);
+  bytes.fill(0xa5, pageSize * 2 + 8, pageSize * 3);
+  fs.writeFileSync(file, bytes);
+  const r = await shop.run(["check"], { env: { PAIDUP_DB: file } });
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stdout, /^✗ ledger: .*corrupt-pages\.db is corrupt \(PRAGMA quick_check: .+\); stop paidup and restore the ledger from a backup$/m);
+  assert.deepEqual(fs.readFileSync(file), bytes, "check changed nothing");
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import { after, test } from "node:test";
 import { cronScheduler, Scheduler, startDaemon } from "../src/pass/daemon";
 import type { Logger } from "../src/log";
@@ -169,4 +170,43 @@ test("the daemon starts anyway when Stripe is unreachable at boot: every pass re
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /check failed: stripe key: Stripe unreachable/);
   assert.match(r.stderr, /daemon started/);
+});
+
+test("a pass longer than the schedule logs no warning per tick, only one line that ticks are skipped", async () => {
+  const shop = await Shop.start();
+  shops.push(shop);
+  assert.equal((await shop.run(["init", "--since", "1h"])).code, 0);
+  const c = shop.stripe.addCharge(paidCharge({ created: Math.floor(Date.now() / 1000) - 10 }));
+  // The send takes several ticks of a once-a-second schedule.
+  shop.resend.addFault({ kind: "delay", ms: 3500, path: "/emails" });
+  let pid = 0;
+  const daemon = shop.run(["daemon", "--schedule", "* * * * * *"], { env: { LOG_LEVEL: "info" }, onSpawn: (p) => (pid = p) });
+  await until("the slow send is delivered", () => shop.resend.sendsByKey().get(`paidup-${c.id}`) === 1, 15_000);
+  await until("the ledger records it", () => shop.row(c.id)?.state === "delivered", 15_000);
+  process.kill(pid, "SIGTERM");
+  const r = await daemon;
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /task still running|overlap prevention/);
+  assert.doesNotMatch(r.stderr, / warn /, "no warnings at all");
+  assert.ok((r.stderr.match(/still running/g) ?? []).length <= 1, r.stderr);
+});
+
+test("the daemon stops with exit 3 when its ledger file is deleted under it, and delivers nothing into the old file", async () => {
+  const shop = await Shop.start();
+  shops.push(shop);
+  assert.equal((await shop.run(["init", "--since", "1h"])).code, 0);
+  const now = Math.floor(Date.now() / 1000);
+  const first = shop.stripe.addCharge(paidCharge({ created: now - 30 }));
+  let pid = 0;
+  const daemon = shop.run(["daemon", "--schedule", "* * * * * *"], { onSpawn: (p) => (pid = p) });
+  await until("the first charge is delivered", () => shop.resend.sendsByKey().get(`paidup-${first.id}`) === 1);
+  for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(shop.dbPath + suffix, { force: true });
+  const second = shop.stripe.addCharge(paidCharge({ created: now - 20, billing_details: { email: "after-rm@example.com" } }));
+  const stopper = setTimeout(() => pid && process.kill(pid, "SIGTERM"), 15_000);
+  const r = await daemon;
+  clearTimeout(stopper);
+  assert.equal(r.code, 3, r.stderr);
+  assert.match(r.stderr, /paidup: ledger .*paidup\.db was deleted while paidup had it open; stopping so that nothing more is recorded into the old file/);
+  assert.match(r.stderr, /hint: restore the ledger/);
+  assert.equal(shop.resend.sentTo("after-rm@example.com").length, 0, `${second.id} was not sent by a pass writing into a deleted ledger`);
 });

@@ -244,13 +244,31 @@ describe("FakeResend with the resend SDK", () => {
       const big = await resend.emails.send(email({ attachments: [{ filename: "a.bin", content: "A".repeat(41 * 1024 * 1024) }] }));
       assert.deepEqual([big.error?.name, big.error?.statusCode], ["validation_error", 422]);
       assert.equal(fake.sent.length, 0);
-      assert.deepEqual((await resend.domains.list()).data, { object: "list", has_more: false, data: [] });
+      const domains = (await resend.domains.list()).data;
+      assert.deepEqual(domains?.data.map((d) => [d.name, d.status]), [["example.com", "verified"]]);
     });
     await withResend({ clientKey: "re_wrong" }, async (_fake, resend) => {
       assert.deepEqual((await resend.domains.list()).error?.name, "invalid_api_key");
     });
     await withResend({ keyAccess: "sending" }, async (_fake, resend) => {
       assert.deepEqual((await resend.domains.list()).error?.statusCode, 401);
+    });
+  });
+
+  test("a from address on a domain that is not verified, and a testing account writing to a stranger, get Resend's 403 validation_error", async () => {
+    await withResend({ domains: [{ name: "example.com", status: "pending" }] }, async (fake, resend) => {
+      const r = await resend.emails.send(email());
+      assert.deepEqual([r.error?.name, r.error?.statusCode], ["validation_error", 403]);
+      assert.match(r.error?.message ?? "", /The example\.com domain is not verified/);
+      fake.domains[0] = { name: "example.com", status: "verified" };
+      assert.ok((await resend.emails.send(email())).data?.id, "sends once the domain is verified");
+    });
+    await withResend({ testingOwner: "me@example.com" }, async (fake, resend) => {
+      const r = await resend.emails.send(email({ to: "stranger@example.com" }));
+      assert.deepEqual([r.error?.name, r.error?.statusCode], ["validation_error", 403]);
+      assert.match(r.error?.message ?? "", /You can only send testing emails to your own email address \(me@example\.com\)/);
+      assert.ok((await resend.emails.send(email({ to: "Me <me@example.com>" }))).data?.id);
+      assert.equal(fake.sent.length, 1);
     });
   });
 

@@ -65,3 +65,36 @@ test("a real ledger with its pages overwritten by garbage is refused with exit 3
   assert.match(r.stderr, /is corrupt or not a database/);
   assert.doesNotMatch(r.stderr, /unexpected failure/);
 });
+
+test("status and show on a ledger with corrupt pages exit 3 with a reason, not a stack trace", async () => {
+  const file = path.join(shop.dir, "corrupt-pages.db");
+  assert.equal((await shop.run(["init"], { env: { PAIDUP_DB: file } })).code, 0);
+  const bytes = fs.readFileSync(file);
+  const pageSize = bytes.readUInt16BE(16);
+  // The schema page stays intact, so the ledger opens; the tables' pages are garbage.
+  bytes.fill(0xa5, pageSize + 8, bytes.length);
+  fs.writeFileSync(file, bytes);
+  for (const args of [["status", "--offline"], ["status", "--json"], ["show", "ch_any"]]) {
+    const r = await shop.run(args, { env: { PAIDUP_DB: file } });
+    assert.equal(r.code, 3, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /corrupt-pages\.db is corrupt or not a database/, args.join(" "));
+    assert.match(r.stderr, /restore it from a backup/);
+  }
+  assert.deepEqual(fs.readFileSync(file), bytes, "left untouched");
+});
+
+test("a disk that fills up in the middle of a pass is exit 3 with a reason, not a stack trace, and the next pass finishes the job", async () => {
+  const file = path.join(shop.dir, "filling.db");
+  assert.equal((await shop.run(["init", "--since", "1h"], { env: { PAIDUP_DB: file } })).code, 0);
+  const charges = Array.from({ length: 30 }, (_, i) =>
+    shop.stripe.addCharge(paidCharge({ created: Math.floor(Date.now() / 1000) - 60 + i, billing_details: { email: `full${i}@example.com` } })));
+  // The ledger's write-ahead log may not grow past 64 KiB: a few charges in, a commit meets a full disk.
+  const full = await shop.run(["reconcile"], { env: { PAIDUP_DB: file }, fileSizeLimitBlocks: 128 });
+  assert.equal(full.code, 3, full.stderr);
+  assert.match(full.stderr, /paidup: ledger .*filling\.db: the disk (is full|refused a read or write \(SQLITE_IOERR\w*\); it may be full)/);
+  assert.match(full.stderr, /hint: free some space/);
+  const after = await shop.run(["reconcile"], { env: { PAIDUP_DB: file } });
+  assert.equal(after.code, 0, after.stderr);
+  const sends = shop.resend.sendsByKey();
+  for (const c of charges) assert.equal(sends.get(`paidup-${c.id}`), 1, `${c.id} was emailed exactly once`);
+});

@@ -26,7 +26,7 @@ test("init on an existing ledger changes nothing and prints the start line", asy
 });
 
 test("init --since moves the start line earlier but never later", async () => {
-  const later = await shop.run(["init", "--since", "2099-01-01"]);
+  const later = await shop.run(["init", "--since", "0s"]);
   assert.equal(later.code, 0);
   assert.match(later.stdout, /never moves later/);
   const earlier = await shop.run(["init", "--since", "7d"]);
@@ -67,4 +67,47 @@ test("init leaves the mode of a folder that holds other files alone", async () =
   const r = await shop.run(["init"], { env: { PAIDUP_DB: path.join(shared, "paidup.db") } });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(fs.statSync(shared).mode & 0o777, 0o755);
+});
+
+test("init without STRIPE_SECRET_KEY is exit 2 and creates nothing", async () => {
+  const file = path.join(shop.dir, "nokey", "paidup.db");
+  const r = await shop.run(["init"], { env: { STRIPE_SECRET_KEY: undefined, PAIDUP_DB: file } });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /STRIPE_SECRET_KEY is not set/);
+  assert.equal(fs.existsSync(path.dirname(file)), false, "not even the folder");
+});
+
+test("init with a PAIDUP_DB it cannot create is exit 2 with the path and the reason, and leaves nothing behind", async () => {
+  const blocker = path.join(shop.dir, "a-file");
+  fs.writeFileSync(blocker, "not a folder");
+  const r = await shop.run(["init"], { env: { PAIDUP_DB: path.join(blocker, "state", "paidup.db") } });
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /paidup: cannot create the ledger at .*a-file\/state\/paidup\.db \((ENOTDIR|EEXIST)/);
+  assert.match(r.stderr, /hint: set PAIDUP_DB to a path the user running paidup may write/);
+  assert.equal(fs.readFileSync(blocker, "utf8"), "not a folder");
+});
+
+test("a start line more than a year back needs --yes, and says how many paid charges it takes in", async () => {
+  const file = path.join(shop.dir, "backlog.db");
+  const longAgo = Math.floor(Date.now() / 1000) - 400 * 86_400;
+  for (let i = 0; i < 3; i++) shop.stripe.addCharge({ amount: 500, currency: "usd", created: longAgo + i, billing_details: { email: `old${i}@example.com` } });
+  shop.stripe.addCharge({ amount: 500, currency: "usd", created: longAgo + 10, status: "failed", paid: false, captured: false });
+  const refused = await shop.run(["init", "--since", "100000d"], { env: { PAIDUP_DB: file } });
+  assert.equal(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /--since 17\d\d-.* is more than a year back: it takes in 3 paid charge\(s\) created since then/);
+  assert.match(refused.stderr, /hint: run the same command with --yes if you mean it; nothing was created or changed/);
+  assert.equal(fs.existsSync(file), false, "no ledger was created");
+
+  const created = await shop.run(["init", "--since", "30d"], { env: { PAIDUP_DB: file } });
+  assert.equal(created.code, 0, created.stderr);
+  const bytes = fs.readFileSync(file);
+  const earlier = await shop.run(["init", "--since", "1970-01-01"], { env: { PAIDUP_DB: file } });
+  assert.equal(earlier.code, 2, "moving an existing start line more than a year back needs --yes too");
+  assert.match(earlier.stderr, /--since 1970-01-01T00:00:00Z is more than a year back: it takes in 3 paid charge/);
+  assert.deepEqual(fs.readFileSync(file), bytes, "the ledger is unchanged");
+
+  const confirmed = await shop.run(["init", "--since", "1970-01-01", "--yes"], { env: { PAIDUP_DB: file } });
+  assert.equal(confirmed.code, 0, confirmed.stderr);
+  assert.match(confirmed.stdout, /start line moved earlier: .* → 1970-01-01T00:00:00Z/);
+  assert.match(confirmed.stdout, /takes in 3 paid charge\(s\) created since then.*\(confirmed with --yes\)/);
 });

@@ -25,12 +25,12 @@ test("show --json prints the stuck-entry shape with attempts as a list, oldest f
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   // emailEvents: what Resend said about the emails sent (none here: nothing was accepted).
-  assert.deepEqual(Object.keys(out), ["charge", "state", "reason", "attempts", "amount", "currency", "email", "product", "created", "products", "emailEvents"]);
-  assert.deepEqual({ ...out, attempts: undefined }, {
+  assert.deepEqual(Object.keys(out), ["charge", "state", "reason", "attempts", "amount", "currency", "email", "product", "created", "products", "emailEvents", "stripe"]);
+  assert.deepEqual({ ...out, attempts: undefined, stripe: undefined }, {
     emailEvents: [],
     charge: c.id, state: "retrying", reason: "retry requested by the operator", attempts: undefined,
     amount: 4900, currency: "usd", email: "show@example.com", product: "ship-fast", created: iso(c.created),
-    products: [{ key: "ship-fast", state: "retrying", emailId: null }],
+    products: [{ key: "ship-fast", state: "retrying", emailId: null }], stripe: undefined,
   });
   assert.equal(out.attempts.length, 2);
   const [failed, retried] = out.attempts;
@@ -54,6 +54,56 @@ test("show prints Stripe's facts for the charge when a key is available, and the
   const offline = await shop.run(["show", c.id], { env: { STRIPE_SECRET_KEY: undefined } });
   assert.equal(offline.code, 0, offline.stderr);
   assert.match(offline.stdout, /stripe\s+not asked \(no STRIPE_SECRET_KEY\)/);
+});
+
+test("show --json carries the Stripe facts the text form shows, and says why when Stripe was not asked", async () => {
+  const c = shop.stripe.addCharge(paidCharge({ created: now() - 15 }));
+  await shop.run(["reconcile"]);
+  shop.stripe.updateCharge(c.id, { amount_refunded: 1000 });
+  const r = await shop.run(["show", c.id, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual(out.stripe, { status: "succeeded", paid: true, captured: true, refunded: false, amountRefunded: 1000, disputed: false });
+  assert.equal(out.stripeNote, undefined);
+  assert.match((await shop.run(["show", c.id])).stdout, /stripe\s+status succeeded, paid yes, captured yes, refunded partly \(\$10\.00\), disputed no/);
+  const offline = JSON.parse((await shop.run(["show", c.id, "--json"], { env: { STRIPE_SECRET_KEY: undefined } })).stdout);
+  assert.equal(offline.stripe, null);
+  assert.equal(offline.stripeNote, "not asked (no STRIPE_SECRET_KEY)");
+});
+
+test("show pi_… shows the PaymentIntent's charge, and without a key says to use the ch_ id", async () => {
+  const c = shop.stripe.addCharge(paidCharge({ created: now() - 12, payment_intent: "pi_showme123" }));
+  shop.stripe.addPaymentIntent({ id: "pi_showme123", latest_charge: c.id });
+  await shop.run(["reconcile"]);
+  const r = await shop.run(["show", "pi_showme123"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`pi_showme123 is a PaymentIntent; showing its charge ${c.id}`));
+  assert.match(r.stdout, new RegExp(`charge\\s+${c.id}`));
+  const offline = await shop.run(["show", "pi_showme123"], { env: { STRIPE_SECRET_KEY: undefined } });
+  assert.equal(offline.code, 2);
+  assert.match(offline.stderr, /pi_showme123 is a PaymentIntent id; paidup knows charges by their charge id \(ch_…\)/);
+  const unknown = await shop.run(["show", "pi_nobodyknows"]);
+  assert.equal(unknown.code, 2, unknown.stderr);
+  assert.match(unknown.stderr, /Stripe knows no PaymentIntent pi_nobodyknows/);
+  for (const args of [["retry", "pi_showme123"], ["resolve", "pi_showme123", "--note", "x"]]) {
+    const other = await shop.run(args);
+    assert.equal(other.code, 2);
+    assert.match(other.stderr, /is a PaymentIntent id; paidup knows charges by their charge id/, args[0]);
+  }
+});
+
+test("retry on a charge whose send outcome is unknown warns that the buyer may already have it", async () => {
+  const c = shop.stripe.addCharge(paidCharge({ created: now() - 11, billing_details: { email: "maybe@example.com" } }));
+  shop.resend.addFault({ method: "POST", path: "/emails", kind: "status", status: 500 });
+  await shop.run(["reconcile"]);
+  const r = await shop.run(["retry", c.id]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, new RegExp(`warning: an earlier send of ${c.id} may have reached the buyer`));
+  assert.match(r.stderr, /Resend recognises the repeat and does not send a second email/);
+  assert.match(r.stderr, new RegExp(`paidup resolve ${c.id} --note`));
+  const clean = shop.stripe.addCharge(paidCharge({ amount: 557, metadata: {}, created: now() - 10 }));
+  await shop.run(["reconcile"]);
+  assert.doesNotMatch((await shop.run(["retry", clean.id])).stderr, /warning/, "a charge never sent gets no warning");
 });
 
 test("show, retry and resolve exit 2 for a charge id neither the ledger nor Stripe knows", async () => {

@@ -1,11 +1,12 @@
+import os from "node:os";
 import { Resend } from "resend";
-import { Config, Env, loadConfig, Product, requireStripeKey } from "../config";
+import { Config, Env, loadConfig, requireStripeKey } from "../config";
+import { bareAddress, fromProblem, templateProblems } from "./config-checks";
 import { RuntimeFailure } from "../errors";
 import { openLedger } from "../ledger";
 import { checkAttachments } from "../delivery/payload";
 import { redact } from "../redact";
 import { keyMode, StripeSource, stripeClient } from "../stripe/stripe-source";
-import { renderEmail, unknownPlaceholders } from "../delivery/templates";
 import { downloadFileProblems } from "../downloads/files-check";
 
 // `paidup check` and the daemon's start-up: every way a pass could fail for configuration
@@ -22,7 +23,6 @@ export interface CheckResult {
 }
 
 const KEY_CHECK_TIMEOUT_MS = 15_000;
-const ADDRESS = /^[^\s@<>",;]+@[^\s@<>",;.]+(?:\.[^\s@<>",;.]+)*\.[A-Za-z]{2,}$/;
 
 function message(err: unknown): string {
   return redact(err instanceof Error ? err.message : String(err));
@@ -33,7 +33,7 @@ export async function runChecks(env: Env): Promise<CheckResult[]> {
   const add: Add = (name, ok, detail, flags = {}) => results.push({ name, ok, detail, ...flags });
 
   const stripeKey = await checkStripe(env, add);
-  await checkResend(env, add);
+  const domains = await checkResend(env, add);
   let config: Config | undefined;
   try {
     config = loadConfig(env.configPath);
@@ -42,9 +42,11 @@ export async function runChecks(env: Env): Promise<CheckResult[]> {
     add("config", false, message(err));
   }
   if (config) {
-    add("from address", plausibleFrom(config.from), plausibleFrom(config.from) ? config.from : `"${config.from}" is not an address like shop@example.com or Shop <shop@example.com>`);
+    const badFrom = fromProblem(config.from);
+    add("from address", badFrom === null, badFrom ?? config.from);
+    if (badFrom === null) checkFromDomain(config.from, domains, add);
     for (const product of config.products) {
-      const problems = templateProblems(product);
+      const problems = templateProblems(product).map(redact);
       add(`templates of ${product.key}`, problems.length === 0, problems.length === 0 ? "render" : problems.join("; "));
       try {
         checkAttachments(product.attachments);
@@ -82,62 +84,69 @@ async function checkStripe(env: Env, add: Add): Promise<string | undefined> {
   return key;
 }
 
+/** The team's sending domains, or why they are not known: a sending-only key may not list them. */
+type Domains = { name: string; status: string }[] | "sending-only" | "unknown";
+
 /** GET /domains: the one cheap authenticated read Resend offers. It sends nothing. */
-async function checkResend(env: Env, add: Add): Promise<void> {
-  if (!env.resendApiKey) return add("resend key", false, "RESEND_API_KEY is not set");
-  const { error } = await new Resend(env.resendApiKey).domains.list({}, { signal: AbortSignal.timeout(KEY_CHECK_TIMEOUT_MS) }).catch((err: unknown) => ({
+async function checkResend(env: Env, add: Add): Promise<Domains> {
+  if (!env.resendApiKey) {
+    add("resend key", false, "RESEND_API_KEY is not set");
+    return "unknown";
+  }
+  const { data, error } = await new Resend(env.resendApiKey).domains.list({}, { signal: AbortSignal.timeout(KEY_CHECK_TIMEOUT_MS) }).catch((err: unknown) => ({
+    data: null,
     error: { name: "application_error", statusCode: null, message: String(err) },
   }));
-  if (!error) return add("resend key", true, "accepted");
+  if (!error) {
+    add("resend key", true, "accepted");
+    return (data?.data ?? []).map((d) => ({ name: d.name, status: d.status }));
+  }
   // A sending-only key may not list domains, which proves Resend knows it: that is all we need.
-  if (error.name === "restricted_api_key") return add("resend key", true, "accepted (sending-only key)");
+  if (error.name === "restricted_api_key") {
+    add("resend key", true, "accepted (sending-only key)");
+    return "sending-only";
+  }
   if (error.statusCode === null || error.statusCode >= 500) {
-    return add("resend key", false, `Resend unreachable or failing: ${redact(error.message)}`, { transient: true });
+    add("resend key", false, `Resend unreachable or failing: ${redact(error.message)}`, { transient: true });
+    return "unknown";
   }
   add("resend key", false, `Resend rejected RESEND_API_KEY (${error.name})`);
+  return "unknown";
 }
 
-function plausibleFrom(from: string): boolean {
-  const named = /^[^<>]*<([^<>]+)>$/.exec(from.trim());
-  return ADDRESS.test((named?.[1] ?? from).trim());
+/** Resend refuses (403 validation_error) every send from a domain that is not verified. */
+function checkFromDomain(from: string, domains: Domains, add: Add): void {
+  const domain = (bareAddress(from).split("@")[1] ?? "").toLowerCase();
+  if (domains === "unknown") return;
+  if (domains === "sending-only") return add("from domain", true, `${domain}: not checked (a sending-only key cannot list domains)`);
+  const found = domains.find((d) => d.name.toLowerCase() === domain);
+  if (found?.status === "verified") return add("from domain", true, `${domain} verified in Resend`);
+  const why = found ? `is ${found.status.replace(/_/g, " ")} in Resend, not verified` : "is not one of this Resend team's domains";
+  add("from domain", false, `${domain} ${why}: Resend refuses every email from it; verify it at resend.com/domains, or use a from address on a verified domain`);
 }
 
-/** Unknown placeholder names, links the product does not define, and templates that do not parse. */
-function templateProblems(product: Product): string[] {
-  const problems: string[] = [];
-  const templates: [string, string | undefined][] = [["subject", product.subject], ["text", product.textTemplate], ["html", product.htmlTemplate]];
-  for (const [field, template] of templates) {
-    if (template === undefined) continue;
-    let names: string[];
-    try {
-      names = unknownPlaceholders(template);
-      renderEmail(product, {
-        name: "Ada", email: "ada@example.com", product: product.name, charge: "ch_check", amount: "$1.00", links: product.links,
-        downloads: product.downloads ? [{ name: "file.zip", url: "https://example.com/d/x", expires: "2026-01-01 00:00 UTC" }] : undefined,
-      });
-    } catch (err) {
-      problems.push(`${field} does not parse: ${message(err)}`);
-      continue;
-    }
-    if (names.length > 0) problems.push(`${field} uses unknown placeholder(s) ${names.map((n) => `{{${n}}}`).join(", ")}`);
-    const links = [...template.matchAll(/\{\{\{?\s*&?\s*links\.([^}\s]+)\s*\}?\}\}/g)].map((m) => m[1] as string);
-    const undefinedLinks = links.filter((l) => !(l in product.links));
-    if (undefinedLinks.length > 0) problems.push(`${field} uses links the product does not define: ${undefinedLinks.map((l) => `links.${l}`).join(", ")}`);
-  }
-  return problems;
-}
-
-/** Opens the ledger and takes the write lock for a moment, changing nothing. */
+/**
+ * The ledger as the user running this command will use it: intact (every page read), and
+ * writable (a real write, rolled back). Changes nothing.
+ */
 async function checkLedger(env: Env, stripeKey: string | undefined, add: Add): Promise<void> {
+  const user = `${os.userInfo().username} (uid ${os.userInfo().uid})`;
   try {
     const ledger = await openLedger(env);
     try {
+      const problems = await ledger.integrityProblems();
+      if (problems.length > 0) {
+        const found = `${problems.slice(0, 3).join("; ")}${problems.length > 3 ? "; …" : ""}`;
+        return add("ledger", false, `${ledger.where} is corrupt (PRAGMA quick_check: ${found}); stop paidup and restore the ledger from a backup`);
+      }
       await ledger.probeWrite();
       const mode = await ledger.getMeta("mode");
       if (stripeKey && mode !== undefined && mode !== keyMode(stripeKey)) {
-        return add("ledger", false, `${env.dbPath} was made with a ${mode}-mode Stripe key, but STRIPE_SECRET_KEY is ${keyMode(stripeKey)}-mode`);
+        return add("ledger", false, `${ledger.where} was made with a ${mode}-mode Stripe key, but STRIPE_SECRET_KEY is ${keyMode(stripeKey)}-mode`);
       }
-      add("ledger", true, `${env.dbPath} writable`);
+      add("ledger", true, `${ledger.where} writable by ${user}, intact`);
+    } catch (err) {
+      throw ledger.asLedgerError(err);
     } finally {
       await ledger.close();
     }

@@ -2,6 +2,7 @@ import crypto from "node:crypto";
 import os from "node:os";
 import { systemClock, Clock } from "../clock";
 import { Config, Env, loadConfig, loadEnv, requireResendKey, requireStripeKey } from "../config";
+import { assertSendable } from "./config-checks";
 import { Ledger, openLedger } from "../ledger";
 import { log } from "../log";
 import { Mailer } from "../delivery/mailer";
@@ -40,6 +41,8 @@ export async function openContext(opts: ContextOptions): Promise<Context> {
   const stripeKey = requireStripeKey(env);
   const resendKey = opts.send ? requireResendKey(env) : undefined;
   const config = loadConfig(env.configPath);
+  // What `check` would refuse, every sending command refuses too, before the ledger is touched.
+  assertSendable(config, env.configPath);
   const clock = opts.clock ?? systemClock;
   const stripe = new StripeSource(stripeClient(stripeKey, env.stripeApiBase), clock);
   stripe.onWarning = (message) => log.warn(message);

@@ -34,10 +34,17 @@ export async function daemonCommand(flags: { schedule?: string; serve?: boolean;
   try {
     if (serve) serve.attachMetrics(ctx);
     const daemon = startDaemon({ schedule: flags.schedule, log, pass: (signal) => runWatchedPass({ ...ctx.deps, signal }, {}, heartbeat) });
+    // The webhooks stop on SIGTERM/SIGINT, or when a pass finds it cannot go on (FatalFailure).
+    const serving = new AbortController();
+    stop.addEventListener("abort", () => serving.abort(), { once: true });
     // With --serve, webhooks and passes share one process and one ledger connection.
-    const webhooks = serve ? await serve.startWebhookServer(flags, stop, ctx) : null;
-    await new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener("abort", () => resolve(), { once: true })));
+    const webhooks = serve ? await serve.startWebhookServer(flags, serving.signal, ctx) : null;
+    const stopped = new Promise<void>((resolve) => (stop.aborted ? resolve() : stop.addEventListener("abort", () => resolve(), { once: true })));
+    const fatal = await Promise.race([stopped.then(() => null), daemon.failed]);
+    serving.abort();
     await Promise.all([daemon.stop(), webhooks?.stopped]);
+    // The ledger went away under us: exit 3 with the reason, rather than recording into nothing.
+    if (fatal) throw fatal;
     return EXIT.ok;
   } finally {
     await ctx.close();

@@ -1,24 +1,34 @@
-import { loadEnv } from "../config";
+import { loadEnv, requireStripeKey } from "../config";
 import { isoSeconds, parseWhen, toUnixSeconds } from "../duration";
+import { PaidupError, UsageError } from "../errors";
 import { createLedger } from "../ledger";
-import { keyMode } from "../stripe/stripe-source";
+import { keyMode, StripeSource, stripeClient } from "../stripe/stripe-source";
 import { newLinkKey } from "../downloads/token";
 
 export interface InitResult {
   lines: string[];
 }
 
+/** A start line further back than this takes in a backlog big enough to confirm with --yes. */
+const CONFIRM_BEFORE_S = 365 * 86_400;
+
 /**
  * Creates the ledger and its start line. On an existing ledger, `--since` may only move the
  * start line earlier (taking in a backlog on purpose); it never hides charges by moving it later.
+ * Nothing is created or changed when a check fails: the key, the path, an unconfirmed backlog.
  */
-export async function initCommand(opts: { since?: string }, now: number): Promise<InitResult> {
+export async function initCommand(opts: { since?: string; yes?: boolean }, now: number): Promise<InitResult> {
   const env = loadEnv();
+  // The ledger records the key's mode, and refuses the other mode later: no key, no ledger.
+  const stripeKey = requireStripeKey(env);
   const requested = opts.since === undefined ? undefined : toUnixSeconds(parseWhen(opts.since, now, "--since"));
+  const backlog = requested !== undefined && requested < toUnixSeconds(now) - CONFIRM_BEFORE_S
+    ? await confirmBacklog(new StripeSource(stripeClient(stripeKey, env.stripeApiBase)), requested, now, opts.yes === true)
+    : null;
   const { ledger, created } = await createLedger(env);
   try {
-    return await ledger.transaction(async (tx): Promise<InitResult> => {
-      if (env.stripeSecretKey && (await tx.getMeta("mode")) === undefined) await tx.setMeta("mode", keyMode(env.stripeSecretKey));
+    const result = await ledger.transaction(async (tx): Promise<InitResult> => {
+      if ((await tx.getMeta("mode")) === undefined) await tx.setMeta("mode", keyMode(stripeKey));
       if (created) {
         const startLine = requested ?? toUnixSeconds(now);
         await tx.setMeta("start_line", String(startLine));
@@ -37,7 +47,26 @@ export async function initCommand(opts: { since?: string }, now: number): Promis
       await tx.setMeta("watermark", String(Math.min(requested, Number((await tx.getMeta("watermark")) ?? requested))));
       return { lines: [`start line moved earlier: ${isoSeconds(current)} → ${isoSeconds(requested)}`, "the next pass takes in the charges created in between"] };
     });
+    return backlog ? { lines: [...result.lines, backlog] } : result;
   } finally {
     await ledger.close();
   }
+}
+
+/**
+ * A start line more than a year back (`--since 100000d`, `--since 1970-01-01`) emails every buyer
+ * since then who has no delivery yet. Say how many, from one list request, and ask for --yes.
+ */
+async function confirmBacklog(stripe: StripeSource, since: number, now: number, yes: boolean): Promise<string> {
+  let takes: string;
+  try {
+    const { count, atLeast } = await stripe.countPaid({ gte: since, lte: toUnixSeconds(now) });
+    takes = `it takes in ${atLeast ? "at least " : ""}${count} paid charge(s) created since then`;
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    takes = `paidup could not count the paid charges it takes in (${err instanceof PaidupError || err instanceof Error ? err.message : String(err)})`;
+  }
+  const what = `--since ${isoSeconds(since)} is more than a year back: ${takes}, and the next pass emails every one of their buyers who has no delivery yet`;
+  if (!yes) throw new UsageError(what, "run the same command with --yes if you mean it; nothing was created or changed");
+  return `${what} (confirmed with --yes)`;
 }

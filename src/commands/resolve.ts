@@ -4,6 +4,7 @@ import { isoMs } from "../duration";
 import { EXIT, ExitCode, UsageError } from "../errors";
 import { openLedger } from "../ledger";
 import { STATE } from "../states";
+import { notAChargeId } from "./charge-id";
 import { chargeFacts, chargeFromStripe, optionalStripe } from "./stripe-lookup";
 
 /** Records a delivery done by hand: no pass sends this charge again, and it is no longer stuck. */
@@ -14,6 +15,10 @@ export async function resolveCommand(chargeId: string, flags: { note?: string })
   const ledger = await openLedger(env);
   try {
     const row = await ledger.getCharge(chargeId);
+    if (!row) {
+      const notACharge = notAChargeId(chargeId);
+      if (notACharge) throw notACharge;
+    }
     const now = systemClock.now();
     // A charge no pass has recorded yet (`missing`) is looked up in Stripe and recorded resolved.
     const facts = row ? undefined : chargeFacts(await chargeFromStripe(optionalStripe(env), chargeId));

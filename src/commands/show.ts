@@ -8,6 +8,7 @@ import { judge } from "../pass/eligibility";
 import { redact } from "../redact";
 import { missingEntry, stuckEntry, StuckEntry } from "../pass/report";
 import { formatAmount } from "../delivery/templates";
+import { chargeIdFor } from "./charge-id";
 import { formatAge } from "./format";
 import { chargeFacts, chargeFromStripe } from "./stripe-lookup";
 
@@ -35,53 +36,63 @@ export interface EmailEventEntry {
   source: string;
 }
 
-/**
- * The contract's `show --json`: a stuck entry whose `attempts` is the history, oldest first, plus
- * each product's delivery and `emailEvents`, Resend's word on the emails sent, oldest first.
- */
-export type ShowEntry = Omit<StuckEntry, "attempts"> & { attempts: AttemptEntry[]; products: ProductEntry[]; emailEvents?: EmailEventEntry[] };
-
-interface StripeFacts {
+/** Stripe's view of the charge now, as `show` prints it (text and --json alike). */
+export interface StripeFacts {
   status: string;
   paid: boolean;
   captured: boolean;
   refunded: boolean;
+  amountRefunded: number;
   disputed: boolean;
 }
 
-export async function showCommand(chargeId: string, flags: { json?: boolean }): Promise<ExitCode> {
+/**
+ * The contract's `show --json`: a stuck entry whose `attempts` is the history, oldest first, plus
+ * each product's delivery, `emailEvents` (Resend's word on the emails sent, oldest first) and
+ * `stripe` (null when Stripe was not asked or could not answer; `stripeNote` then says why).
+ */
+export type ShowEntry = Omit<StuckEntry, "attempts"> & {
+  attempts: AttemptEntry[];
+  products: ProductEntry[];
+  emailEvents?: EmailEventEntry[];
+  stripe: StripeFacts | null;
+  stripeNote?: string;
+};
+
+export async function showCommand(id: string, flags: { json?: boolean }): Promise<ExitCode> {
   const env = loadEnv();
   // Stripe's view is a bonus here: without a key, show works from the ledger alone.
   const ctx = await openLookContext(env, env.stripeSecretKey ? requireStripeKey(env) : undefined);
   try {
+    // Operators paste the PaymentIntent id the dashboard shows first: show its charge.
+    const { chargeId, via } = await chargeIdFor(id, ctx.stripe);
+    if (via) process.stderr.write(`${via} is a PaymentIntent; showing its charge ${chargeId}\n`);
     const row = await ctx.ledger.getCharge(chargeId);
     if (!row) {
       // No pass has recorded it (Stripe listed it late): Stripe's facts are all there is.
       const charge = await chargeFromStripe(ctx.stripe, chargeId);
-      const entry: ShowEntry = { ...unrecordedEntry(charge, Number(await ctx.ledger.getMeta("start_line"))), attempts: [], products: [] };
-      process.stdout.write(flags.json ? JSON.stringify(entry, null, 2) + "\n" : human(entry, stripeFacts(charge), null, [], systemClock.now()));
+      const entry: ShowEntry = { ...unrecordedEntry(charge, Number(await ctx.ledger.getMeta("start_line"))), attempts: [], products: [], stripe: stripeFacts(charge) };
+      process.stdout.write(flags.json ? JSON.stringify(entry, null, 2) + "\n" : human(entry, null, [], systemClock.now()));
       return EXIT.ok;
     }
     const history = await ctx.ledger.attempts(chargeId);
     const attempts = history.map((a) => ({ at: isoMs(a.at), outcome: a.outcome, emailId: a.email_id, error: a.error, note: a.note }));
     const products = (await ctx.ledger.deliveries(chargeId)).map((d) => ({ key: d.product, state: d.state, emailId: d.email_id }));
     const emailEvents = (await ctx.ledger.emailEventsOf(chargeId)).map((e) => ({ at: isoMs(e.at), type: e.type, emailId: e.email_id, detail: e.detail, source: e.source }));
-    const entry: ShowEntry = { ...stuckEntry(row), attempts, products, emailEvents };
-    if (flags.json) {
-      process.stdout.write(JSON.stringify(entry, null, 2) + "\n");
-      return EXIT.ok;
-    }
-    let stripe: StripeFacts | string = "not asked (no STRIPE_SECRET_KEY)";
+    let stripe: StripeFacts | null = null;
+    let stripeNote: string | undefined = "not asked (no STRIPE_SECRET_KEY)";
     if (ctx.stripe) {
       try {
         const c = await ctx.stripe.retrieveCharge(chargeId);
-        stripe = c ? stripeFacts(c) : "Stripe does not know this charge";
+        if (c) [stripe, stripeNote] = [stripeFacts(c), undefined];
+        else stripeNote = "Stripe does not know this charge";
       } catch (err) {
         // The ledger's side is still worth printing when Stripe cannot be asked.
-        stripe = `unavailable: ${redact(err instanceof PaidupError || err instanceof Error ? err.message : String(err))}`;
+        stripeNote = `unavailable: ${redact(err instanceof PaidupError || err instanceof Error ? err.message : String(err))}`;
       }
     }
-    process.stdout.write(human(entry, stripe, row.email_id, history.map((a) => a.product), systemClock.now()));
+    const entry: ShowEntry = { ...stuckEntry(row), attempts, products, emailEvents, stripe, ...(stripeNote === undefined ? {} : { stripeNote }) };
+    process.stdout.write(flags.json ? JSON.stringify(entry, null, 2) + "\n" : human(entry, row.email_id, history.map((a) => a.product), systemClock.now()));
     return EXIT.ok;
   } finally {
     await ctx.close();
@@ -89,7 +100,7 @@ export async function showCommand(chargeId: string, flags: { json?: boolean }): 
 }
 
 function stripeFacts(c: Stripe.Charge): StripeFacts {
-  return { status: c.status, paid: c.paid, captured: c.captured, refunded: c.refunded, disputed: c.disputed };
+  return { status: c.status, paid: c.paid, captured: c.captured, refunded: c.refunded, amountRefunded: c.amount_refunded, disputed: c.disputed };
 }
 
 /** A charge with no ledger row: `missing` if a pass would deliver it, else what a pass would record. */
@@ -102,7 +113,13 @@ function unrecordedEntry(charge: Stripe.Charge, startLine: number): Omit<StuckEn
 
 const yesNo = (b: boolean) => (b ? "yes" : "no");
 
-function human(e: ShowEntry, stripe: StripeFacts | string, emailId: string | null, attemptProducts: (string | null)[], now: number): string {
+function stripeLine(s: StripeFacts | null, note: string | undefined, currency: string): string {
+  if (!s) return note ?? "-";
+  const refunded = s.refunded ? "yes" : s.amountRefunded > 0 ? `partly (${formatAmount(s.amountRefunded, currency)})` : "no";
+  return `status ${s.status}, paid ${yesNo(s.paid)}, captured ${yesNo(s.captured)}, refunded ${refunded}, disputed ${yesNo(s.disputed)}`;
+}
+
+function human(e: ShowEntry, emailId: string | null, attemptProducts: (string | null)[], now: number): string {
   const several = e.products.length > 1;
   const lines = [
     `charge    ${e.charge}`,
@@ -111,7 +128,7 @@ function human(e: ShowEntry, stripe: StripeFacts | string, emailId: string | nul
     `email     ${e.email ?? "-"}`,
     `product   ${e.product ?? "-"}`,
     `created   ${e.created} (${formatAge(now - Date.parse(e.created))} ago)`,
-    `stripe    ${typeof stripe === "string" ? stripe : `status ${stripe.status}, paid ${yesNo(stripe.paid)}, captured ${yesNo(stripe.captured)}, refunded ${yesNo(stripe.refunded)}, disputed ${yesNo(stripe.disputed)}`}`,
+    `stripe    ${stripeLine(e.stripe, e.stripeNote, e.currency)}`,
   ];
   // One line per product when the purchase bought several: each is its own email.
   if (several) for (const p of e.products) lines.push(`  ${p.key}  ${p.state}${p.emailId ? `, email id ${p.emailId}` : ""}`);

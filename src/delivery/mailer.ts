@@ -4,6 +4,7 @@ import type { Clock } from "../clock";
 import type { Metrics } from "../metrics";
 import { Pacer } from "./pacer";
 import type { SendablePayload } from "./payload";
+import { debugEnabled, log } from "../log";
 import { redact } from "../redact";
 import { classifyResendError, retryAfterMs, SendResult } from "./send-result";
 
@@ -84,6 +85,7 @@ export class Mailer {
       if (attempt > 0) await this.pacer.turn();
       if (this.clock.now() >= replayUntil) return REPLAY_TOO_LATE;
       const response = await this.post(payload, key, timeoutMs);
+      if (debugEnabled()) log.debug("resend answered", resendTrace(key, response));
       this.pacer.observe(response.headers, Boolean(response.data?.id));
       if (response.data?.id) return { ok: true, emailId: response.data.id };
       const result = classifyResendError(response.error ?? { name: "application_error", statusCode: 500, message: "empty answer" }, retryAfterMs(response.headers, this.clock.now()));
@@ -152,4 +154,13 @@ export class Mailer {
     }, WATCHDOG_EVERY_MS).unref();
     return abort;
   }
+}
+
+/** For LOG_LEVEL=debug: what Resend said and the rate-limit headers the pacer goes by. */
+function resendTrace(key: string, response: { data?: { id?: string } | null; error?: { name?: string; statusCode?: number | null; message?: string } | null; headers?: Record<string, string> | null }): Record<string, unknown> {
+  const h = response.headers ?? {};
+  const limits = Object.fromEntries(["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "retry-after"].filter((k) => h[k] !== undefined).map((k) => [k, h[k]]));
+  return response.data?.id
+    ? { key, status: "accepted", emailId: response.data.id, ...limits }
+    : { key, status: response.error?.statusCode ?? "no answer", error: response.error?.name, message: redact(response.error?.message ?? ""), ...limits };
 }

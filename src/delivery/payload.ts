@@ -74,16 +74,23 @@ function readFile(file: string): ReadFile {
   }
 }
 
-/** Size and presence, without reading the bytes: what `check` and a pass test first. */
+/**
+ * Presence, kind and size, without reading the bytes: what `check` and a pass test first. A
+ * folder or an empty file would otherwise reach the buyer as a broken attachment (or none).
+ */
 export function checkAttachments(files: readonly string[]): void {
   let total = 0;
   for (const file of files) {
-    let size: number;
+    let stat: fs.Stats;
     try {
-      size = fs.statSync(file).size;
+      stat = fs.statSync(file);
     } catch {
       throw new ProductFileError(file, "is missing");
     }
+    if (stat.isDirectory()) throw new ProductFileError(file, "is a folder, not a file (attach a zip of it)");
+    if (!stat.isFile()) throw new ProductFileError(file, "is not a regular file");
+    if (stat.size === 0) throw new ProductFileError(file, "is empty (0 bytes)");
+    const size = stat.size;
     total += base64Size(size);
     if (total > MAX_EMAIL_BYTES) throw new ProductFileError(file, `makes the email larger than Resend's 40 MB limit (${size} bytes)`);
   }

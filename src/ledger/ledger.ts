@@ -51,6 +51,14 @@ export class Ledger {
     return this.driver.probeWrite();
   }
 
+  async verifyIdentity(): Promise<void> {
+    await this.driver.verifyIdentity?.();
+  }
+
+  async integrityProblems(): Promise<string[]> {
+    return (await this.driver.integrityProblems?.()) ?? [];
+  }
+
   schemaVersion(): Promise<number> {
     return this.driver.schemaVersion();
   }

@@ -30,6 +30,13 @@ export interface Driver extends Sql {
   asLedgerError(err: unknown): Error;
   /** Takes the write lock for a moment and lets it go, changing nothing: `check` proves write access. */
   probeWrite(): Promise<void>;
+  /**
+   * Throws a FatalFailure when the ledger this connection has open is no longer the one its
+   * location names (the file was deleted or replaced); backends without files omit it.
+   */
+  verifyIdentity?(): Promise<void>;
+  /** What an integrity check of the storage found ([] = intact); backends without one omit it. */
+  integrityProblems?(): Promise<string[]>;
   /** The schema version the ledger is at. */
   schemaVersion(): Promise<number>;
   close(): Promise<void>;

@@ -23,7 +23,13 @@ async function sendAlert(deps: PassDeps, subject: string, text: string, key: str
   if (!config.alertTo || !mailer) return false;
   await mailer.waitTurn();
   const result = await mailer.send({ from: config.from, to: config.alertTo, subject, text }, key);
-  if (!result.ok) deps.log.error("alert email failed; it is tried again after the next pass", { error: result.reason });
+  if (!result.ok && result.inFlightElsewhere) {
+    // Two daemons (or a daemon and a manual reconcile) found the same stuck charges and built the
+    // same alert: Resend is sending the other one's copy under the same key. Nothing failed.
+    deps.log.info("another paidup process is sending this same alert; it records it", { key });
+  } else if (!result.ok) {
+    deps.log.error("alert email failed; it is tried again after the next pass", { error: result.reason });
+  }
   return result.ok;
 }
 

@@ -70,6 +70,8 @@ async function walk(deps: PassDeps, opts: PassOptions): Promise<PassReport> {
 
   const take = async (charge: Stripe.Charge) => {
     const outcome = await deliverCharge(deps, charge, startLine, opts.dryRun);
+    // For someone chasing a problem (LOG_LEVEL=debug): what the pass decided for each charge, and why.
+    deps.log.debug("charge decided", { charge: charge.id, status: charge.status, ...outcome });
     await tally(deps, report, charge, outcome, opts.dryRun === true);
     opts.onProgress?.(report.counts);
   };

@@ -12,6 +12,8 @@ import { redact } from "../redact";
  */
 export async function runPass(deps: PassDeps, opts: PassOptions = {}): Promise<PassReport> {
   const startedAt = deps.clock.now();
+  // Before anything is claimed or recorded: is the ledger file we write the one its path names?
+  await deps.ledger.verifyIdentity();
   let report: PassReport;
   try {
     report = await reconcileOnce(deps, opts);

@@ -1,6 +1,7 @@
 import type Stripe from "stripe";
 import { Clock, systemClock } from "../clock";
 import { RuntimeFailure, UsageError } from "../errors";
+import { debugEnabled, log } from "../log";
 import { redact } from "../redact";
 
 // Everything paidup reads from Stripe goes through here, and every Stripe error is classified
@@ -90,6 +91,7 @@ export class ChargeWalk implements AsyncIterable<Stripe.Charge> {
       // Date header and classify a failure on any page the same way.
       const page = await this.fetchPage(startingAfter);
       if (startingAfter === undefined) this.stripeNow = stripeDate(page);
+      if (debugEnabled()) log.debug("stripe listed a page of charges", { after: startingAfter ?? null, count: page.data.length, hasMore: page.has_more, stripeNow: this.stripeNow });
       for (const charge of page.data) {
         if (this.newestCreated === null || charge.created > this.newestCreated) this.newestCreated = charge.created;
         yield charge;
@@ -126,6 +128,16 @@ export class StripeSource {
         this.stripe.charges.list({ created: { gte: window.gte, ...(window.lt === undefined ? {} : { lt: window.lt }) }, limit: PAGE_SIZE, starting_after: startingAfter }),
       ),
     );
+  }
+
+  /**
+   * Paid charges created in [gte, lte], counted from one page of 100: `atLeast` when Stripe has
+   * more. Enough to tell an operator what a start line far back takes in, for one request.
+   */
+  async countPaid(window: { gte: number; lte: number }): Promise<{ count: number; atLeast: boolean }> {
+    const page = await this.call("list charges", () => this.stripe.charges.list({ created: { gte: Math.max(0, window.gte), lte: window.lte }, limit: PAGE_SIZE }));
+    const count = page.data.filter((c) => c.status === "succeeded" && c.paid && c.captured && !c.refunded).length;
+    return { count, atLeast: page.has_more };
   }
 
   /** The charge as Stripe has it now, or null if Stripe does not know it. */

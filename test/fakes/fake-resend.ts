@@ -22,6 +22,21 @@ export interface FakeResendOptions {
   rateNow?: () => number;
   /** A "sending access" key may send but gets 401 restricted_api_key on GET /domains. */
   keyAccess?: "full" | "sending";
+  /**
+   * The team's sending domains (default: example.com, verified). A send whose `from` is not on a
+   * verified one is refused with 403 validation_error, as Resend does.
+   */
+  domains?: FakeDomain[];
+  /**
+   * A testing account (no verified domain yet): it may send only to this address; anyone else
+   * gets Resend's 403 validation_error about testing emails.
+   */
+  testingOwner?: string;
+}
+
+export interface FakeDomain {
+  name: string;
+  status: "verified" | "pending" | "not_started" | "failed" | "temporary_failure";
 }
 
 export interface SentEmail {
@@ -95,10 +110,13 @@ export class FakeResend {
   private readonly faults = new FaultQueue();
   private readonly life: ServerLifecycle;
   private readonly now: () => number;
+  /** Editable by tests: verify a domain, or take its verification away. */
+  readonly domains: FakeDomain[];
 
   constructor(private readonly options: FakeResendOptions = {}) {
     this.rate = options.ratePerSecond ?? Infinity;
     this.latencyMs = options.latencyMs ?? 0;
+    this.domains = options.domains ?? [{ name: "example.com", status: "verified" }];
     this.now = options.now ?? Date.now;
     this.rateNow = options.rateNow ?? (() => performance.now());
     this.life = new ServerLifecycle(createServer((req, res) => void this.handle(req, res)));
@@ -233,7 +251,11 @@ export class FakeResend {
     if (this.options.keyAccess === "sending") {
       return error(401, "restricted_api_key", "This API key is restricted to only send emails");
     }
-    return { status: 200, body: { object: "list", has_more: false, data: [] } };
+    const data = this.domains.map((d, i) => ({
+      id: `d91cd9bd-1176-453e-8fc1-35364d38000${i}`, name: d.name, status: d.status,
+      created_at: "2026-01-01 00:00:00.000000+00", region: "us-east-1", capabilities: { sending: "enabled", receiving: "disabled" },
+    }));
+    return { status: 200, body: { object: "list", has_more: false, data } };
   }
 
   private async send(req: IncomingMessage, key: string | undefined, delayMs: number,
@@ -311,6 +333,8 @@ export class FakeResend {
         return error(422, "validation_error", `Invalid \`${field}\` field. ${FORMAT}`);
       }
     }
+    const refused = this.sendingRefusal(p.from, p.to);
+    if (refused) return refused;
     if (typeof p.subject !== "string") return error(422, "validation_error", "Invalid `subject` field.");
     if (typeof p.text !== "string" && typeof p.html !== "string") {
       return error(422, "missing_required_field", "Missing `html` or `text` field.");
@@ -330,6 +354,25 @@ export class FakeResend {
       attachments: attachments as SentEmail["attachments"], idempotencyKey: key, at: this.now(), payload: p,
     });
     return { status: 200, body: { id } };
+  }
+
+  /** Resend's 403s for a sender it will not send as: unverified domain, testing account. */
+  private sendingRefusal(from: string, to: unknown): Answer | undefined {
+    const owner = this.options.testingOwner;
+    if (owner !== undefined) {
+      const list = (Array.isArray(to) ? to : [to]) as string[];
+      if (list.some((a) => bareAddress(a) !== bareAddress(owner))) {
+        return error(403, "validation_error", `You can only send testing emails to your own email address (${owner}). ` +
+          "To send emails to other recipients, please verify a domain at resend.com/domains, and change the `from` address to an email using this domain.");
+      }
+      return undefined;
+    }
+    const domain = bareAddress(from).split("@")[1] ?? "";
+    const known = this.domains.find((d) => d.name.toLowerCase() === domain);
+    if (known?.status !== "verified") {
+      return error(403, "validation_error", `The ${domain} domain is not verified. Please, add and verify your domain on https://resend.com/domains`);
+    }
+    return undefined;
   }
 
   private auth(req: IncomingMessage): Answer | undefined {

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
-import { FakeResend } from "../fakes/fake-resend";
+import { FakeDomain, FakeResend } from "../fakes/fake-resend";
 import { FakeStripe } from "../fakes/fake-stripe";
 
 // A throwaway shop for one test file: a temp folder with a config, templates and product files,
@@ -20,6 +20,29 @@ export interface RunResult {
   stderr: string;
 }
 
+/**
+ * Lines of CLI output that betray a stack trace: `    at fn (/path/file.js:1:2)`, an error
+ * message followed by a file path, node's `/path/file.js:12` crash header, or our own
+ * "unexpected failure". No user mistake may end in one (CONTRACT.md).
+ */
+export function stackTraceLines(text: string): string[] {
+  const patterns = [
+    /^\s+at\s.*(?:node:|file:\/\/|\/)[^\s()]*:\d+(?::\d+)?\)?\s*$/,
+    /\b\w*Error\b.*[\s(](?:file:\/\/)?\/[^\s():]+\.(?:js|ts|mjs|cjs):\d+/,
+    /^(?:file:\/\/)?\/[^\s:]+\.(?:js|ts|mjs|cjs):\d+$/,
+    /unexpected failure/,
+  ];
+  return text.split("\n").filter((line) => patterns.some((p) => p.test(line)));
+}
+
+/** Fails the test when a CLI run printed a stack trace on stdout or stderr. */
+export function assertNoStackTrace(r: RunResult, args: readonly string[]): void {
+  const found = stackTraceLines(r.stdout + "\n" + r.stderr);
+  if (found.length > 0) {
+    throw new Error(`paidup ${args.join(" ")} printed a stack trace (exit ${r.code}):\n${found.slice(0, 5).join("\n")}\n--- stderr ---\n${r.stderr.slice(0, 4000)}`);
+  }
+}
+
 export interface ShopOptions {
   /** Replaces or extends the default config file contents. */
   config?: Record<string, unknown>;
@@ -28,6 +51,10 @@ export interface ShopOptions {
   /** Clock of the fake Resend's rate window (default real time). */
   resendRateNow?: () => number;
   resendLatencyMs?: number;
+  /** The fake Resend team's domains (default: example.com, verified). */
+  resendDomains?: FakeDomain[];
+  /** A Resend testing account that may send only to this address. */
+  resendTestingOwner?: string;
 }
 
 export const DEFAULT_PRODUCTS = [
@@ -65,6 +92,17 @@ export function writeShopFiles(dir: string): void {
   fs.writeFileSync(path.join(dir, "products", "ship-fast.zip"), Buffer.alloc(2048, 7));
 }
 
+export interface RunOptions {
+  /** Entries set to undefined are removed from the environment. */
+  env?: Record<string, string | undefined>;
+  onSpawn?: (pid: number) => void;
+  /** Run as another user (the test must be root). */
+  uid?: number;
+  gid?: number;
+  /** No file the CLI writes may grow past this many 512-byte blocks (a disk filling up). */
+  fileSizeLimitBlocks?: number;
+}
+
 export class Shop {
   readonly dir: string;
   readonly stripe: FakeStripe;
@@ -78,6 +116,7 @@ export class Shop {
     this.stripe = new FakeStripe({ apiKey: STRIPE_KEY });
     this.resend = new FakeResend({
       apiKey: RESEND_KEY, ratePerSecond: opts.resendRate, now: opts.resendNow, rateNow: opts.resendRateNow, latencyMs: opts.resendLatencyMs,
+      domains: opts.resendDomains, testingOwner: opts.resendTestingOwner,
     });
     this.dbPath = path.join(this.dir, "state", "paidup.db");
     this.configPath = path.join(this.dir, "paidup.config.json");
@@ -111,18 +150,30 @@ export class Shop {
   }
 
   /** Runs the real CLI; `env` entries set to undefined are removed. */
-  run(args: string[], opts: { env?: Record<string, string | undefined>; onSpawn?: (pid: number) => void } = {}): Promise<RunResult> {
+  run(args: string[], opts: RunOptions = {}): Promise<RunResult> {
     const env = { ...this.env, ...opts.env };
     for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: this.dir, env, stdio: ["ignore", "pipe", "pipe"] });
+      // A file size limit (ulimit -f, in 512-byte blocks) makes writes past it fail as on a full disk.
+      const [command, argv] = opts.fileSizeLimitBlocks === undefined
+        ? [process.execPath, [BIN, ...args]]
+        : ["/bin/sh", ["-c", `ulimit -f ${opts.fileSizeLimitBlocks} && exec "$@"`, "sh", process.execPath, BIN, ...args]];
+      const child = spawn(command, argv, { cwd: this.dir, env, stdio: ["ignore", "pipe", "pipe"], uid: opts.uid, gid: opts.gid });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
       child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
       child.on("error", reject);
       if (child.pid && opts.onSpawn) opts.onSpawn(child.pid);
-      child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+      child.on("close", (code, signal) => {
+        const result = { code, signal, stdout, stderr };
+        try {
+          assertNoStackTrace(result, args);
+        } catch (err) {
+          return reject(err as Error);
+        }
+        resolve(result);
+      });
     });
   }
 

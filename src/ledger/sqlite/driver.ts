@@ -2,6 +2,7 @@ import type Database from "better-sqlite3";
 import type { Driver, Params, Sql } from "../sql";
 import { Mutex } from "./mutex";
 import { asSqliteLedgerError } from "./errors";
+import { FileIdentity, probeSqliteWrite, sqliteIntegrityProblems } from "./health";
 import { stmt } from "./statements";
 
 function bind(params: Params | undefined): unknown[] {
@@ -10,21 +11,35 @@ function bind(params: Params | undefined): unknown[] {
   return Array.isArray(params) ? params : [params];
 }
 
-/** Statements on the bare connection; the caller holds the lock. */
+/**
+ * Statements on the bare connection; the caller holds the lock. A failure leaves here already
+ * classified (locked, corrupt, disk full: exit 3 with a reason), whichever command met it.
+ */
 class Direct implements Sql {
   readonly dialect = "sqlite" as const;
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    private readonly where: string,
+  ) {}
 
   async query<T>(sql: string, params?: Params): Promise<T[]> {
-    return stmt(this.db, sql).all(...bind(params)) as T[];
+    return this.run(() => stmt(this.db, sql).all(...bind(params)) as T[]);
   }
 
   async one<T>(sql: string, params?: Params): Promise<T | undefined> {
-    return stmt(this.db, sql).get(...bind(params)) as T | undefined;
+    return this.run(() => stmt(this.db, sql).get(...bind(params)) as T | undefined);
   }
 
   async exec(sql: string, params?: Params): Promise<number> {
-    return stmt(this.db, sql).run(...bind(params)).changes;
+    return this.run(() => stmt(this.db, sql).run(...bind(params)).changes);
+  }
+
+  private run<T>(statement: () => T): T {
+    try {
+      return statement();
+    } catch (err) {
+      throw asSqliteLedgerError(err, this.where);
+    }
   }
 
   /** Already inside the transaction: join it. */
@@ -38,12 +53,14 @@ export class SqliteDriver implements Driver {
   readonly dialect = "sqlite" as const;
   private readonly lock = new Mutex();
   private readonly direct: Direct;
+  private readonly identity: FileIdentity;
 
   constructor(
     readonly db: Database.Database,
     readonly where: string,
   ) {
-    this.direct = new Direct(db);
+    this.direct = new Direct(db, where);
+    this.identity = new FileIdentity(where);
   }
 
   query<T>(sql: string, params?: Params): Promise<T[]> {
@@ -62,14 +79,19 @@ export class SqliteDriver implements Driver {
     return this.lock.run(async () => {
       // IMMEDIATE takes the write lock at BEGIN, so two processes never both read a row as
       // claimable and then both write it (the second waits busy_timeout, then fails: exit 3).
-      this.db.exec("BEGIN IMMEDIATE");
+      try {
+        this.db.exec("BEGIN IMMEDIATE");
+      } catch (err) {
+        throw asSqliteLedgerError(err, this.where);
+      }
       try {
         const result = await fn(this.direct);
         this.db.exec("COMMIT");
         return result;
       } catch (err) {
         if (this.db.inTransaction) this.db.exec("ROLLBACK");
-        throw err;
+        // A COMMIT that meets a full disk is classified like any statement's failure.
+        throw asSqliteLedgerError(err, this.where);
       }
     });
   }
@@ -79,10 +101,15 @@ export class SqliteDriver implements Driver {
   }
 
   probeWrite(): Promise<void> {
-    return this.lock.run(() => {
-      this.db.exec("BEGIN IMMEDIATE");
-      this.db.exec("ROLLBACK");
-    });
+    return this.lock.run(() => probeSqliteWrite(this.db, this.where));
+  }
+
+  async verifyIdentity(): Promise<void> {
+    this.identity.verify();
+  }
+
+  integrityProblems(): Promise<string[]> {
+    return this.lock.run(() => sqliteIntegrityProblems(this.db));
   }
 
   async schemaVersion(): Promise<number> {

@@ -63,14 +63,29 @@ function makePrivateDir(dir: string): void {
 export function createSqliteLedger(dbPath: string): { ledger: Ledger; created: boolean } {
   const existed = fs.existsSync(dbPath);
   if (existed) return { ledger: openSqliteLedger(dbPath), created: false };
-  makePrivateDir(path.dirname(dbPath));
-  // Create the file ourselves first so it never exists with a looser mode.
-  fs.closeSync(fs.openSync(dbPath, "wx", 0o600));
-  const db = new Database(dbPath);
-  configure(db);
-  db.pragma(`application_id = ${APPLICATION_ID}`);
-  migrate(db);
-  return { ledger: new Ledger(new SqliteDriver(db, dbPath)), created: true };
+  let made = false;
+  try {
+    makePrivateDir(path.dirname(dbPath));
+    // Create the file ourselves first so it never exists with a looser mode.
+    fs.closeSync(fs.openSync(dbPath, "wx", 0o600));
+    made = true;
+    const db = new Database(dbPath);
+    configure(db);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    migrate(db);
+    return { ledger: new Ledger(new SqliteDriver(db, dbPath)), created: true };
+  } catch (err) {
+    // Nothing half-made stays behind: a later `init` must not find an empty, unmarked file.
+    if (made) for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(dbPath + suffix, { force: true });
+    const code = (err as NodeJS.ErrnoException).code ?? "";
+    if (["EACCES", "EPERM", "EROFS", "ENOTDIR", "ENOENT", "EISDIR", "ENOSPC"].includes(code)) {
+      throw new UsageError(
+        `cannot create the ledger at ${dbPath} (${code}: ${(err as Error).message.replace(/^\w+: /, "").replace(/, \w+ '.*'$/, "")})`,
+        "set PAIDUP_DB to a path the user running paidup may write, or create its folder for that user",
+      );
+    }
+    throw asSqliteLedgerError(err, dbPath);
+  }
 }
 
 /** Opens an existing ledger, refusing anything that is not a paidup ledger of a known schema. */
