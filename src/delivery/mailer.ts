@@ -61,6 +61,11 @@ export class Mailer {
     return this.pacer.turn(signal);
   }
 
+  /** A turn waited for was not used (the charge was claimed elsewhere meanwhile). */
+  turnUnused(): void {
+    this.pacer.unused();
+  }
+
   /**
    * Sends worth keeping in flight at once (Little's law): the allowed rate × how long Resend
    * takes to answer, plus one being claimed and one waiting for its turn, so the pacer never

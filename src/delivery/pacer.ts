@@ -123,6 +123,16 @@ export class Pacer {
     this.hold(resetMs ?? retryAfterMs ?? DEFAULT_HOLD_MS);
   }
 
+  /** A granted turn that no request followed: it leaves the window. */
+  unused(): void {
+    for (let i = this.starts.length - 1; i >= 0; i--) {
+      if (this.starts[i]?.granted) {
+        this.starts.splice(i, 1);
+        return;
+      }
+    }
+  }
+
   /** A request granted a turn goes out now (the oldest such turn is taken to be this one). */
   sending(): void {
     const now = this.clock.now();

@@ -72,6 +72,8 @@ export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, start
   if (deps.signal?.aborted) return { kind: "stopped" };
   const claimed = await ledger.claim(plan.facts, plan.deliveries, deps.owner, clock.now(), fileReady);
   if (claimed.kind === "not_claimable") {
+    // No send follows: the turn goes back, or passes at once would spend their rate on each other's charges.
+    deps.mailer.turnUnused();
     // Another process got there between our read and our claim: its outcome stands.
     const s = claimed.row.state;
     if (s === STATE.delivered || s === STATE.resolved) return { kind: "already_delivered" };
@@ -96,7 +98,10 @@ async function sendEach(deps: PassDeps, chargeId: string, plan: Plan, claimed: r
       return true;
     }
     // A claim lost while earlier products were sent (its lease ran out) belongs to its new holder.
-    if (i > 0 && !(await ledger.renewClaim(chargeId, d.product, deps.owner, clock.now()))) continue;
+    if (i > 0 && !(await ledger.renewClaim(chargeId, d.product, deps.owner, clock.now()))) {
+      mailer.turnUnused();
+      continue;
+    }
     let result: SendResult;
     try {
       // The stored payload is what gets sent; parsed again only when it is an earlier claim's.
