@@ -88,3 +88,13 @@ test("evidence --attach with a read-only key is a clear exit 2 and writes nothin
   assert.doesNotMatch(r.stderr + r.stdout, /ReadOnlyKeyForEvidence/);
   assert.equal(shop.stripe.eventLog.disputeUpdates.length, before);
 });
+
+test("evidence takes Resend's last status from its recorded webhook events before asking Resend", async () => {
+  const emailId = shop.resend.sentTo("proof@example.com")[0]?.id as string;
+  await p.ledger.recordEmailEvent({ id: "msg_evidence_1", emailId, type: "email.complained", at: Date.now(), detail: null, source: "webhook" }, Date.now());
+  shop.resend.resetCounters();
+  const r = await shop.run(["evidence", charge, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).emails[0].lastStatus, "complained");
+  assert.equal(shop.resend.requestCount({ method: "GET", path: `/emails/${emailId}` }), 0);
+});

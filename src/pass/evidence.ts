@@ -88,7 +88,7 @@ async function tableOrEmpty<T>(read: () => Promise<T[]>): Promise<T[]> {
   try {
     return await read();
   } catch (err) {
-    if (/no such table/.test(String(err))) return [];
+    if (/no such table|does not exist/.test(String(err))) return [];
     throw err;
   }
 }

@@ -32,7 +32,7 @@ async function afterDelivery(ledger: Ledger, now: number): Promise<AfterDelivery
     rows = await ledger.afterDeliverySince(now - AFTER_DELIVERY_DAYS_MS);
   } catch (err) {
     // A ledger not yet migrated (status opens it read-only) has no such table: nothing to list.
-    if (/no such table/.test(String(err))) return [];
+    if (/no such table|does not exist/.test(String(err))) return [];
     throw err;
   }
   return rows.map((r) => ({ charge: r.charge_id, event: r.event, at: isoMs(r.at), downloads: r.downloads }));
