@@ -93,3 +93,16 @@ test("a pass that stops on a Stripe failure leaves the watermark where it was", 
   assert.equal((await shop.run(["reconcile"])).code, 3);
   assert.equal(meta(shop, "watermark"), watermark);
 });
+
+test("with the host clock 5 minutes fast, init's default start line is on Stripe's clock: a charge paid right after init is delivered", async () => {
+  const shop = await Shop.start();
+  shops.push(shop);
+  shop.stripe.clockOffsetMs = -5 * MINUTE;
+  const init = await shop.run(["init"]);
+  assert.equal(init.code, 0, init.stderr);
+  assert.ok(meta(shop, "start_line") <= shop.stripe.nowSeconds(), "the start line is not in Stripe's future");
+  const c = shop.stripe.addCharge(paidCharge({ billing_details: { email: "first@example.com" } }));
+  const r = await shop.run(["reconcile", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(sentFor(shop, c.id), 1, "not skipped as before the start line");
+});

@@ -25,12 +25,15 @@ export async function initCommand(opts: { since?: string; yes?: boolean }, now: 
   const backlog = requested !== undefined && requested < toUnixSeconds(now) - CONFIRM_BEFORE_S
     ? await confirmBacklog(new StripeSource(stripeClient(stripeKey, env.stripeApiBase)), requested, now, opts.yes === true)
     : null;
+  // "Now" is the earlier of the host's clock and Stripe's: `created` is on Stripe's clock, and a
+  // host running fast would put the charges of its next minutes before the start line.
+  const stripeNow = requested === undefined ? await new StripeSource(stripeClient(stripeKey, env.stripeApiBase)).stripeNow() : null;
   const { ledger, created } = await createLedger(env);
   try {
     const result = await ledger.transaction(async (tx): Promise<InitResult> => {
       if ((await tx.getMeta("mode")) === undefined) await tx.setMeta("mode", keyMode(stripeKey));
       if (created) {
-        const startLine = requested ?? toUnixSeconds(now);
+        const startLine = requested ?? Math.min(toUnixSeconds(now), stripeNow ?? Infinity);
         await tx.setMeta("start_line", String(startLine));
         await tx.setMeta("watermark", String(startLine));
         // Download tokens are signed with this; in the ledger, so every host sharing it agrees.

@@ -245,6 +245,20 @@ export class StripeSource {
     return won ? "won" : "open";
   }
 
+  /**
+   * Stripe's clock now (the `Date` of one small answer), unix seconds; null when Stripe cannot be
+   * asked quickly. `init` takes its default start line from it: a host clock running fast would
+   * otherwise put the charges of the next minutes before the start line.
+   */
+  async stripeNow(): Promise<number | null> {
+    try {
+      const page = await this.stripe.charges.list({ limit: 1 }, { timeout: 5000, maxNetworkRetries: 0 });
+      return stripeDate(page);
+    } catch {
+      return null;
+    }
+  }
+
   /** One cheap authenticated read: is the key accepted and allowed to read charges? */
   async ping(): Promise<void> {
     await this.call("list charges", () => this.stripe.charges.list({ limit: 1 }));
