@@ -13,6 +13,8 @@ export interface Env {
   webhookSecret?: string;
   configPath: string;
   dbPath: string;
+  /** PAIDUP_DATABASE_URL: the ledger is in PostgreSQL (dbPath is then ignored). */
+  databaseUrl?: string;
   stripeApiBase?: string;
   /** RESEND_WEBHOOK_SECRET (whsec_…): enables POST /webhooks/resend. */
   resendWebhookSecret?: string;
@@ -26,17 +28,28 @@ export function loadEnv(cwd = process.cwd()): Env {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   if (fs.existsSync(envFile)) (require("dotenv") as typeof import("dotenv")).config({ path: envFile, quiet: true });
   const e = process.env;
-  for (const secret of [e.STRIPE_SECRET_KEY, e.RESEND_API_KEY, e.STRIPE_WEBHOOK_SECRET, e.RESEND_WEBHOOK_SECRET, e.PAIDUP_HEARTBEAT_URL]) registerSecret(secret);
+  for (const secret of [e.STRIPE_SECRET_KEY, e.RESEND_API_KEY, e.STRIPE_WEBHOOK_SECRET, e.RESEND_WEBHOOK_SECRET, e.PAIDUP_HEARTBEAT_URL, passwordOf(e.PAIDUP_DATABASE_URL)]) registerSecret(secret);
   return {
     stripeSecretKey: e.STRIPE_SECRET_KEY || undefined,
     resendApiKey: e.RESEND_API_KEY || undefined,
     webhookSecret: e.STRIPE_WEBHOOK_SECRET || undefined,
     configPath: path.resolve(cwd, e.PAIDUP_CONFIG || "paidup.config.json"),
     dbPath: path.resolve(cwd, e.PAIDUP_DB || path.join("state", "paidup.db")),
+    databaseUrl: e.PAIDUP_DATABASE_URL || undefined,
     stripeApiBase: e.STRIPE_API_BASE || undefined,
     heartbeatUrl: e.PAIDUP_HEARTBEAT_URL || undefined,
     resendWebhookSecret: e.RESEND_WEBHOOK_SECRET || undefined,
   };
+}
+
+/** The password in a database URL, so it is masked wherever it might appear. */
+function passwordOf(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function requireStripeKey(env: Env): string {

@@ -8,6 +8,9 @@ const SECRET_PATTERNS = [
   /Bearer\s+[A-Za-z0-9_.*-]+/gi,
 ];
 
+/** user:password@ in a URL (PAIDUP_DATABASE_URL): the password goes, the user stays. */
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi;
+
 const knownSecrets = new Set<string>();
 
 /** Registers a secret's exact value so that it is masked wherever it appears. */
@@ -19,5 +22,6 @@ export function redact(text: string): string {
   let out = text;
   for (const secret of knownSecrets) out = out.split(secret).join("[redacted]");
   for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, "[redacted]");
+  out = out.replace(URL_PASSWORD, "$1:[redacted]@");
   return out;
 }

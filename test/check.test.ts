@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { FakeResend } from "./fakes/fake-resend";
-import { DEFAULT_PRODUCTS, RESEND_KEY, Shop, STRIPE_KEY } from "./helpers/shop";
+import { DEFAULT_PRODUCTS, RESEND_KEY, Shop, SQLITE_ONLY, STRIPE_KEY } from "./helpers/shop";
 
 let shop: Shop;
 before(async () => {
@@ -82,7 +82,7 @@ test("check fails on an unknown placeholder, an undefined link, a missing attach
   }
 });
 
-test("check fails on an invalid config file and on a missing ledger", async () => {
+test("check fails on an invalid config file and on a missing ledger", { skip: SQLITE_ONLY }, async () => {
   const r = await shop.run(["check"], { env: { PAIDUP_CONFIG: path.join(shop.dir, "nope.json"), PAIDUP_DB: path.join(shop.dir, "nope.db") } });
   assert.equal(r.code, 2);
   assert.match(r.stdout, /^✗ config: config file .*nope\.json does not exist$/m);

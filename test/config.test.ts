@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { after, before, test } from "node:test";
-import { DEFAULT_PRODUCTS, paidCharge, Shop, STRIPE_KEY } from "./helpers/shop";
+import { BACKEND, DEFAULT_PRODUCTS, paidCharge, Shop, STRIPE_KEY } from "./helpers/shop";
 
 let shop: Shop;
 before(async () => {
@@ -13,7 +13,7 @@ before(async () => {
 after(async () => shop.close());
 
 function ledgerBytes(): Buffer {
-  return fs.readFileSync(shop.dbPath);
+  return BACKEND === "postgres" ? Buffer.from(shop.contentDigest()) : fs.readFileSync(shop.dbPath);
 }
 
 test("a missing STRIPE_SECRET_KEY is exit 2 and nothing is touched", async () => {

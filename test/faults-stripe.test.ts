@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
-import Database from "better-sqlite3";
 import { inProcess } from "./helpers/in-process";
 import { paidCharge, Shop } from "./helpers/shop";
 
@@ -20,12 +19,7 @@ beforeEach(() => {
 
 const sendsWith = (prefix: string) => [...shop.resend.sendsByKey().entries()].filter(([k]) => k.startsWith(`paidup-${prefix}`)).map(([, n]) => n);
 function meta(key: string): string | undefined {
-  const db = new Database(shop.dbPath, { readonly: true });
-  try {
-    return (db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)?.value;
-  } finally {
-    db.close();
-  }
+  return shop.query<{ value: string }>(`SELECT value FROM meta WHERE key = '${key}'`)[0]?.value;
 }
 
 test("a persistent Stripe failure on page 3 exits 3, keeps pages 1-2 delivered and the watermark still; the next pass delivers the rest once", async () => {

@@ -30,6 +30,20 @@ for (const backend of backends()) {
       assert.equal(row?.lease_until, NOW + LEASE_MS);
     });
 
+    test("six claims at once of each of 30 retries that are due make exactly one sender per charge", async () => {
+      await fresh();
+      const due = Array.from({ length: 30 }, () => facts());
+      for (const f of due) {
+        await ledger.claim(f, "first", "{}", NOW);
+        await ledger.commitFailure(f.id, "first", failure(NOW + 60_000), NOW + 1);
+      }
+      const results = await Promise.all(due.flatMap((f) => Array.from({ length: 6 }, (_, i) => ledger.claim(f, `owner-${i}`, "{}", NOW + 60_000).then((r) => ({ id: f.id, kind: r.kind })))));
+      const winners = new Map<string, number>();
+      for (const r of results) if (r.kind === "claimed") winners.set(r.id, (winners.get(r.id) ?? 0) + 1);
+      assert.equal(winners.size, 30);
+      assert.ok([...winners.values()].every((n) => n === 1), "no charge has two senders");
+    });
+
     test("a live lease is not claimable, an expired one is retaken with the first payload and an unknown attempt", async () => {
       await fresh();
       const f = facts();

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { after, test } from "node:test";
-import { DEFAULT_PRODUCTS, paidCharge, Shop } from "./helpers/shop";
+import { BACKEND, DEFAULT_PRODUCTS, paidCharge, Shop } from "./helpers/shop";
 
 // `paidup status`: the monitor. Each test gets its own shop, so the stuck lists are exact.
 
@@ -126,7 +126,7 @@ test("status never writes to the ledger", async () => {
   shop.stripe.addCharge(paidCharge({ created: now() - 20 * 60 }));
   // A read-only SQLite reader may create an empty -wal file; a write would put pages in it.
   const bytes = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file) : Buffer.alloc(0));
-  const snapshot = () => [shop.dbPath, shop.dbPath + "-wal"].map((f) => crypto.createHash("sha256").update(bytes(f)).digest("hex"));
+  const snapshot = () => (BACKEND === "postgres" ? [shop.contentDigest()] : [shop.dbPath, shop.dbPath + "-wal"].map((f) => crypto.createHash("sha256").update(bytes(f)).digest("hex")));
   const before = snapshot();
   const beforeRows = shop.rows();
   const r = await shop.run(["status", "--json"]);

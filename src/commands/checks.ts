@@ -144,7 +144,7 @@ async function checkLedger(env: Env, stripeKey: string | undefined, add: Add): P
       if (stripeKey && mode !== undefined && mode !== keyMode(stripeKey)) {
         return add("ledger", false, `${ledger.where} was made with a ${mode}-mode Stripe key, but STRIPE_SECRET_KEY is ${keyMode(stripeKey)}-mode`);
       }
-      add("ledger", true, `${ledger.where} writable by ${user}, intact`);
+      add("ledger", true, `${ledger.where}, schema version ${await ledger.schemaVersion()}, writable by ${user}, intact`);
     } catch (err) {
       throw ledger.asLedgerError(err);
     } finally {

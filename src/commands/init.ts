@@ -28,22 +28,23 @@ export async function initCommand(opts: { since?: string; yes?: boolean }, now: 
   // "Now" is the earlier of the host's clock and Stripe's: `created` is on Stripe's clock, and a
   // host running fast would put the charges of its next minutes before the start line.
   const stripeNow = requested === undefined ? await new StripeSource(stripeClient(stripeKey, env.stripeApiBase)).stripeNow() : null;
-  const { ledger, created } = await createLedger(env);
+  const { ledger } = await createLedger(env);
   try {
     const result = await ledger.transaction(async (tx): Promise<InitResult> => {
       if ((await tx.getMeta("mode")) === undefined) await tx.setMeta("mode", keyMode(stripeKey));
-      if (created) {
-        const startLine = requested ?? Math.min(toUnixSeconds(now), stripeNow ?? Infinity);
-        await tx.setMeta("start_line", String(startLine));
+      // Whoever sets the start line made the ledger: with several hosts running `init` at once
+      // against one database, exactly one does, and the others see its start line.
+      const startLine = requested ?? Math.min(toUnixSeconds(now), stripeNow ?? Infinity);
+      if (await tx.insertMeta("start_line", String(startLine))) {
         await tx.setMeta("watermark", String(startLine));
         // Download tokens are signed with this; in the ledger, so every host sharing it agrees.
         await tx.setMeta("link_key", newLinkKey());
-        return { lines: [`ledger created at ${env.dbPath}`, `start line: ${isoSeconds(startLine)} (charges created earlier are never delivered)`] };
+        return { lines: [`ledger created at ${ledger.where}`, `start line: ${isoSeconds(startLine)} (charges created earlier are never delivered)`] };
       }
       const current = Number(await tx.getMeta("start_line"));
       if (requested === undefined || requested >= current) {
         const note = requested === undefined ? "" : ` (--since ${isoSeconds(requested)} is not earlier; the start line never moves later)`;
-        return { lines: [`ledger exists at ${env.dbPath}; nothing changed`, `start line: ${isoSeconds(current)}${note}`] };
+        return { lines: [`ledger exists at ${ledger.where}; nothing changed`, `start line: ${isoSeconds(current)}${note}`] };
       }
       await tx.setMeta("start_line", String(requested));
       // Pull the listing back too, so the next pass walks the backlog just taken in.

@@ -115,6 +115,7 @@ export class Ledger {
   getMeta = (key: MetaKey): Promise<string | undefined> => meta.getMeta(this.sql, key);
   setMeta = (key: MetaKey, value: string): Promise<void> => meta.setMeta(this.sql, key, value);
   deleteMeta = (key: MetaKey): Promise<void> => meta.deleteMeta(this.sql, key);
+  insertMeta = (key: MetaKey, value: string): Promise<boolean> => meta.insertMeta(this.sql, key, value);
 
   // Download links (./links): issued per rendering, counted, logged; revoked after a refund or dispute
   linkKey = (): Promise<string> => links.linkKey(this.sql);

@@ -21,6 +21,14 @@ export async function setMeta(db: Sql, key: MetaKey, value: string): Promise<voi
   await db.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value]);
 }
 
+/**
+ * Sets a value only if the key has none; true if this call set it. Two processes racing (two
+ * hosts running `init` at once) get one winner: the loser's insert waits for the winner's commit.
+ */
+export async function insertMeta(db: Sql, key: MetaKey, value: string): Promise<boolean> {
+  return (await db.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", [key, value])) === 1;
+}
+
 export async function deleteMeta(db: Sql, key: MetaKey): Promise<void> {
   await db.exec("DELETE FROM meta WHERE key = ?", [key]);
 }

@@ -9,7 +9,8 @@ import type { PassDeps } from "../../src/pass/pass-deps";
 import { PassReport, reconcileOnce } from "../../src/pass/reconcile";
 import { runPass } from "../../src/pass/run-pass";
 import { StripeSource, stripeClient } from "../../src/stripe/stripe-source";
-import { RESEND_KEY, Shop, STRIPE_KEY } from "./shop";
+import { freshDatabase } from "./postgres";
+import { BACKEND, RESEND_KEY, Shop, STRIPE_KEY } from "./shop";
 
 // A pass run inside the test process: the real SDKs against the shop's fakes, a real ledger
 // file, and a ManualClock, so "an hour later" is one `clock.advance` instead of an hour.
@@ -50,7 +51,8 @@ export async function inProcess(shop: Shop, opts: InProcessOptions = {}): Promis
   const config = loadConfig(shop.configPath);
   // A fresh ledger per builder, so tests in one file never see each other's rows.
   const dbPath = path.join(shop.dir, "state", `in-process-${crypto.randomBytes(4).toString("hex")}.db`);
-  const { ledger } = await createLedger({ dbPath });
+  const databaseUrl = BACKEND === "postgres" ? (await freshDatabase()).url : undefined;
+  const { ledger } = await createLedger({ dbPath, databaseUrl });
   const startLine = opts.startLine ?? Math.floor(nowMs / 1000) - 3600;
   await ledger.setMeta("start_line", String(startLine));
   await ledger.setMeta("watermark", String(startLine));

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createLedger, Ledger } from "../../src/ledger";
+import { dropDatabase, freshDatabase, postgresAvailable } from "./postgres";
 
 // Fresh, empty ledgers on every backend, for contract tests that must hold on each of them.
 
@@ -31,6 +32,26 @@ export function sqliteBackend(): Backend {
   };
 }
 
+export function postgresBackend(): Backend {
+  const open: Ledger[] = [];
+  const names: string[] = [];
+  return {
+    name: "postgres",
+    async fresh() {
+      const { url, name } = await freshDatabase();
+      names.push(name);
+      const { ledger } = await createLedger({ dbPath: "/nonexistent", databaseUrl: url });
+      open.push(ledger);
+      return ledger;
+    },
+    async cleanup() {
+      await Promise.all(open.map((l) => l.close().catch(() => undefined)));
+      for (const name of names) dropDatabase(name);
+    },
+  };
+}
+
+/** SQLite always; PostgreSQL wherever its binaries are installed (CI installs them). */
 export function backends(): Backend[] {
-  return [sqliteBackend()];
+  return postgresAvailable() ? [sqliteBackend(), postgresBackend()] : [sqliteBackend()];
 }

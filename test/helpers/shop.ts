@@ -2,12 +2,20 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import crypto from "node:crypto";
 import Database from "better-sqlite3";
 import { FakeDomain, FakeResend } from "../fakes/fake-resend";
 import { FakeStripe } from "../fakes/fake-stripe";
+import { dropDatabase, execRows, freshDatabase, queryRows, TEST_PASSWORD } from "./postgres";
 
 // A throwaway shop for one test file: a temp folder with a config, templates and product files,
 // fake Stripe and Resend servers on 127.0.0.1, and the real CLI run as a subprocess.
+// PAIDUP_TEST_BACKEND=postgres puts its ledger in a fresh PostgreSQL database instead of the
+// SQLite file (`npm test` runs the suite once per backend).
+
+export const BACKEND: "sqlite" | "postgres" = process.env.PAIDUP_TEST_BACKEND === "postgres" ? "postgres" : "sqlite";
+/** For the few tests about the SQLite file itself (its bytes, modes, locks): skipped on Postgres. */
+export const SQLITE_ONLY = BACKEND === "postgres" ? "about the SQLite file; the suite runs on postgres" : false;
 
 export const STRIPE_KEY = "sk_test_51FakeKeyForPaidupTests0000abcd";
 export const RESEND_KEY = "re_FakeResendKeyForTests_1234";
@@ -55,6 +63,8 @@ export interface ShopOptions {
   resendDomains?: FakeDomain[];
   /** A Resend testing account that may send only to this address. */
   resendTestingOwner?: string;
+  /** Overrides PAIDUP_TEST_BACKEND, for tests about one backend. */
+  backend?: "sqlite" | "postgres";
 }
 
 export const DEFAULT_PRODUCTS = [
@@ -109,6 +119,9 @@ export class Shop {
   readonly resend: FakeResend;
   readonly dbPath: string;
   readonly configPath: string;
+  /** With the postgres backend: the ledger's database URL (with the test role's password) and name. */
+  databaseUrl?: string;
+  private pgName?: string;
   extraEnv: Record<string, string> = {};
 
   private constructor(opts: ShopOptions) {
@@ -127,6 +140,11 @@ export class Shop {
   static async start(opts: ShopOptions = {}): Promise<Shop> {
     const shop = new Shop(opts);
     await Promise.all([shop.stripe.start(), shop.resend.start()]);
+    if ((opts.backend ?? BACKEND) === "postgres") {
+      const { url, name } = await freshDatabase();
+      shop.databaseUrl = url;
+      shop.pgName = name;
+    }
     return shop;
   }
 
@@ -144,6 +162,7 @@ export class Shop {
       RESEND_BASE_URL: this.resend.url,
       PAIDUP_CONFIG: this.configPath,
       PAIDUP_DB: this.dbPath,
+      ...(this.databaseUrl ? { PAIDUP_DATABASE_URL: this.databaseUrl } : {}),
       LOG_LEVEL: "warn",
       ...this.extraEnv,
     };
@@ -169,6 +188,8 @@ export class Shop {
         const result = { code, signal, stdout, stderr };
         try {
           assertNoStackTrace(result, args);
+          // The database password is a secret: no output of any command may show it.
+          if ((stdout + stderr).includes(TEST_PASSWORD)) throw new Error(`paidup ${args.join(" ")} printed the database password:\n${stdout}\n${stderr}`);
         } catch (err) {
           return reject(err as Error);
         }
@@ -179,12 +200,36 @@ export class Shop {
 
   /** Read-only look at the ledger, as a test inspects it. */
   rows(): { id: string; state: string; reason: string | null; attempts: number; email_id: string | null; product: string | null; email: string | null }[] {
+    return this.query("SELECT * FROM charges ORDER BY id");
+  }
+
+  /** A query on the ledger, on whichever backend holds it (synchronous, for test helpers). */
+  query<T = Record<string, unknown>>(sql: string): T[] {
+    if (this.pgName) return queryRows<T>(this.pgName, sql);
     const db = new Database(this.dbPath, { readonly: true });
     try {
-      return db.prepare("SELECT * FROM charges ORDER BY id").all() as never;
+      return db.prepare(sql).all() as T[];
     } finally {
       db.close();
     }
+  }
+
+  /** A write to the ledger behind paidup's back (simulating a crash's leftovers); returns rows changed. */
+  exec(sql: string): number {
+    if (this.pgName) return execRows(this.pgName, sql);
+    const db = new Database(this.dbPath);
+    try {
+      return db.prepare(sql).run().changes;
+    } finally {
+      db.close();
+    }
+  }
+
+  /** A digest of everything in the ledger's tables: equal before and after means nothing was written. */
+  contentDigest(): string {
+    const tables = ["meta", "charges", "attempts", "events"];
+    const dump = tables.map((t) => JSON.stringify(this.query(`SELECT * FROM ${t} ORDER BY 1`)));
+    return crypto.createHash("sha256").update(dump.join("\n")).digest("hex");
   }
 
   row(id: string) {
@@ -194,6 +239,7 @@ export class Shop {
   async close(): Promise<void> {
     await Promise.all([this.stripe.close(), this.resend.close()]);
     fs.rmSync(this.dir, { recursive: true, force: true });
+    if (this.pgName) dropDatabase(this.pgName);
   }
 }
 

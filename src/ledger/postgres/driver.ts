@@ -1,0 +1,152 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import pg from "pg";
+import type { Driver, Params, Sql } from "../sql";
+import { asPgLedgerError } from "./errors";
+import { toPg } from "./translate";
+
+// BIGINT columns hold millisecond times and amounts, all far below 2^53: read them as numbers,
+// as SQLite gives them, so the operations and their callers see the same rows on both backends.
+const INT8_OID = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format ?? "text")) as typeof pg.types.getTypeParser,
+};
+
+/** A statement runner over one pg client or the pool. */
+class Runner implements Sql {
+  readonly dialect = "postgres" as const;
+  constructor(
+    private readonly target: pg.Pool | pg.PoolClient,
+    private readonly driver: PgDriver,
+    private readonly inTx: boolean,
+  ) {}
+
+  private async run(sql: string, params?: Params): Promise<pg.QueryResult> {
+    if (!this.inTx) this.driver.refuseInsideTransaction();
+    const { text, values } = toPg(sql, params);
+    return this.target.query(text, values);
+  }
+
+  async query<T>(sql: string, params?: Params): Promise<T[]> {
+    return (await this.run(sql, params)).rows as T[];
+  }
+
+  async one<T>(sql: string, params?: Params): Promise<T | undefined> {
+    return (await this.run(sql, params)).rows[0] as T | undefined;
+  }
+
+  async exec(sql: string, params?: Params): Promise<number> {
+    return (await this.run(sql, params)).rowCount ?? 0;
+  }
+
+  transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    return this.inTx ? fn(this) : this.driver.transaction(fn);
+  }
+}
+
+/**
+ * node-postgres behind the async port: a small pool; each transaction on one client of it.
+ * Row locks (SELECT … FOR UPDATE in claim) and conditional UPDATEs keep claims atomic across
+ * processes and hosts; a transaction never spans a send.
+ */
+export class PgDriver implements Driver {
+  readonly dialect = "postgres" as const;
+  private readonly inside = new AsyncLocalStorage<PgDriver>();
+  private readonly runner: Runner;
+
+  constructor(
+    readonly pool: pg.Pool,
+    readonly where: string,
+  ) {
+    this.runner = new Runner(pool, this, false);
+  }
+
+  static connect(url: string, where: string, opts: { readonly?: boolean } = {}): PgDriver {
+    const options = [
+      // A process frozen mid-transaction must not hold claims' row locks for ever.
+      "-c idle_in_transaction_session_timeout=60000",
+      // The busy_timeout of SQLite: wait a while for another process's lock, then exit 3.
+      "-c lock_timeout=10000",
+      // status and show open the ledger read-only: the server itself refuses their writes.
+      ...(opts.readonly ? ["-c default_transaction_read_only=on"] : []),
+    ].join(" ");
+    const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 10_000, options, types });
+    // An idle client whose server went away emits here; unhandled, it would end the process.
+    pool.on("error", () => undefined);
+    return new PgDriver(pool, where);
+  }
+
+  /** Using the outer handle inside a transaction would wait on our own row locks: fail at once. */
+  refuseInsideTransaction(): void {
+    if (this.inside.getStore() === this) throw new Error("ledger used through its outer handle inside a transaction; use the transaction's handle");
+  }
+
+  query<T>(sql: string, params?: Params): Promise<T[]> {
+    return this.runner.query<T>(sql, params);
+  }
+
+  one<T>(sql: string, params?: Params): Promise<T | undefined> {
+    return this.runner.one<T>(sql, params);
+  }
+
+  exec(sql: string, params?: Params): Promise<number> {
+    return this.runner.exec(sql, params);
+  }
+
+  async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
+    this.refuseInsideTransaction();
+    const client = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query("BEGIN");
+      try {
+        const result = await this.inside.run(this, () => fn(new Runner(client, this, true)));
+        await client.query("COMMIT");
+        return result;
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => (broken = true));
+        throw err;
+      }
+    } finally {
+      // A client whose ROLLBACK failed is in an unknown state: destroy it rather than reuse it.
+      client.release(broken);
+    }
+  }
+
+  /** Runs `fn` on one client inside a transaction that holds the migration lock. */
+  async withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      return await fn(client);
+    } finally {
+      client.release();
+    }
+  }
+
+  asLedgerError(err: unknown): Error {
+    return asPgLedgerError(err, this.where);
+  }
+
+  async probeWrite(): Promise<void> {
+    await this.withClient(async (client) => {
+      await client.query("BEGIN");
+      try {
+        // Privileges are checked even when no row matches: this proves write access, changes nothing.
+        await client.query("UPDATE charges SET id = id WHERE false");
+        await client.query("INSERT INTO attempts (charge_id, at, outcome) SELECT id, 0, 'probe' FROM charges WHERE false");
+        await client.query("INSERT INTO meta (key, value) SELECT 'probe', 'probe' WHERE false");
+      } finally {
+        await client.query("ROLLBACK");
+      }
+    });
+  }
+
+  async schemaVersion(): Promise<number> {
+    const row = await this.one<{ v: number | null }>("SELECT max(version) AS v FROM paidup_schema");
+    return row?.v ?? 0;
+  }
+
+  close(): Promise<void> {
+    return this.pool.end();
+  }
+}

@@ -1,0 +1,70 @@
+import { STATE } from "../../states";
+
+// Ordered schema migrations for PostgreSQL: entry i takes the ledger from version i to i + 1,
+// each in its own transaction under an advisory lock, recorded in paidup_schema. The same
+// tables, columns and guarantees as sqlite/migrations.ts; only the DDL differs (BIGINT for
+// millisecond times, triggers as functions). Never edit a shipped entry; append a new one.
+
+const states = Object.values(STATE).map((s) => `'${s}'`).join(", ");
+const finalStates = [STATE.delivered, STATE.resolved, STATE.skipped].map((s) => `'${s}'`).join(", ");
+
+export const PG_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+  CREATE TABLE charges (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN (${states})),
+    reason TEXT,
+    created BIGINT NOT NULL,           -- Stripe's created, unix seconds
+    amount BIGINT NOT NULL,
+    currency TEXT NOT NULL,
+    email TEXT,
+    name TEXT,
+    product TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    failed_sends INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT,
+    lease_owner TEXT,
+    lease_until BIGINT,
+    first_sent_at BIGINT,
+    outcome_unknown INTEGER NOT NULL DEFAULT 0,
+    payload TEXT,
+    email_id TEXT,
+    blocked_on_file TEXT,
+    alerted INTEGER NOT NULL DEFAULT 0,
+    state_since BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    -- The first promise, enforced by the database itself.
+    CHECK (state <> '${STATE.delivered}' OR email_id IS NOT NULL)
+  );
+  CREATE INDEX charges_open ON charges (state) WHERE state NOT IN (${finalStates});
+
+  CREATE TABLE attempts (
+    id BIGSERIAL PRIMARY KEY,
+    charge_id TEXT NOT NULL REFERENCES charges (id),
+    at BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    email_id TEXT,
+    error TEXT,
+    note TEXT
+  );
+  CREATE INDEX attempts_by_charge ON attempts (charge_id, id);
+  CREATE FUNCTION paidup_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'attempts are append-only'; END $$;
+  CREATE TRIGGER attempts_no_update BEFORE UPDATE ON attempts FOR EACH ROW EXECUTE FUNCTION paidup_append_only();
+  CREATE TRIGGER attempts_no_delete BEFORE DELETE ON attempts FOR EACH ROW EXECUTE FUNCTION paidup_append_only();
+  CREATE TRIGGER attempts_no_truncate BEFORE TRUNCATE ON attempts FOR EACH STATEMENT EXECUTE FUNCTION paidup_append_only();
+
+  CREATE TABLE events (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    object_id TEXT,
+    received_at BIGINT NOT NULL,
+    handled_at BIGINT
+  );
+  CREATE INDEX events_unhandled ON events (received_at) WHERE handled_at IS NULL;
+  `,
+];
+
+export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
