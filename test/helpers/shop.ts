@@ -111,6 +111,8 @@ export interface RunOptions {
   gid?: number;
   /** No file the CLI writes may grow past this many 512-byte blocks (a disk filling up). */
   fileSizeLimitBlocks?: number;
+  /** Working directory (default: the shop's folder), e.g. a second host's. */
+  cwd?: string;
 }
 
 export class Shop {
@@ -177,7 +179,7 @@ export class Shop {
       const [command, argv] = opts.fileSizeLimitBlocks === undefined
         ? [process.execPath, [BIN, ...args]]
         : ["/bin/sh", ["-c", `ulimit -f ${opts.fileSizeLimitBlocks} && exec "$@"`, "sh", process.execPath, BIN, ...args]];
-      const child = spawn(command, argv, { cwd: this.dir, env, stdio: ["ignore", "pipe", "pipe"], uid: opts.uid, gid: opts.gid });
+      const child = spawn(command, argv, { cwd: opts.cwd ?? this.dir, env, stdio: ["ignore", "pipe", "pipe"], uid: opts.uid, gid: opts.gid });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

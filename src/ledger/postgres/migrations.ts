@@ -1,4 +1,5 @@
 import { STATE } from "../../states";
+import { LINKS_SCHEMA } from "../links-schema";
 
 // Ordered schema migrations for PostgreSQL: entry i takes the ledger from version i to i + 1,
 // each in its own transaction under an advisory lock, recorded in paidup_schema. The same
@@ -65,6 +66,7 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX events_unhandled ON events (received_at) WHERE handled_at IS NULL;
   `,
+  LINKS_SCHEMA,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;
