@@ -28,6 +28,7 @@ const commands = {
   check: () => require("./commands/check") as typeof import("./commands/check"),
   resend: () => require("./commands/resend") as typeof import("./commands/resend"),
   evidence: () => require("./commands/evidence") as typeof import("./commands/evidence"),
+  moveLedger: () => require("./commands/move-ledger") as typeof import("./commands/move-ledger"),
 };
 const commander = () => require("commander") as typeof import("commander");
 const logger = () => (require("./log") as typeof import("./log")).log;
@@ -134,6 +135,12 @@ export function buildProgram(setExit: (code: ExitCode) => void): Command {
     .command("check")
     .description("validate keys, config, templates, attachments and the ledger without delivering")
     .action(async () => run(() => commands.check().checkCommand())());
+
+  program
+    .command("move-ledger")
+    .description("copy the SQLite ledger into an empty PostgreSQL ledger and verify it row for row; nothing is deleted")
+    .requiredOption("--to <postgres url>", "the PostgreSQL database (postgres://user@host/db; the password may come from PGPASSWORD)")
+    .action(async (opts: { to?: string }) => run(() => commands.moveLedger().moveLedgerCommand(opts))());
 
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

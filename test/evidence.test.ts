@@ -24,7 +24,7 @@ before(async () => {
   // The CLI's own ledger, opened in this process to serve the links the CLI rendered.
   p = await inProcess(shop);
   await p.close();
-  const { ledger } = await createLedger({ dbPath: shop.dbPath });
+  const { ledger } = await createLedger({ dbPath: shop.dbPath, databaseUrl: shop.databaseUrl });
   p = { ...p, ledger, deps: { ...p.deps, ledger } };
   server = await linkServer(p.deps);
   const url = linksIn(shop.resend.sentTo("proof@example.com")[0]?.text).get("course.bin") as string;

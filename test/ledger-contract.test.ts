@@ -34,10 +34,10 @@ for (const backend of backends()) {
       await fresh();
       const due = Array.from({ length: 30 }, () => facts());
       for (const f of due) {
-        await ledger.claim(f, "first", "{}", NOW);
-        await ledger.commitFailure(f.id, "first", failure(NOW + 60_000), NOW + 1);
+        await ledger.claim(f, one(), "first", NOW);
+        await ledger.commitFailure(f.id, "p", "first", failure(NOW + 60_000), NOW + 1);
       }
-      const results = await Promise.all(due.flatMap((f) => Array.from({ length: 6 }, (_, i) => ledger.claim(f, `owner-${i}`, "{}", NOW + 60_000).then((r) => ({ id: f.id, kind: r.kind })))));
+      const results = await Promise.all(due.flatMap((f) => Array.from({ length: 6 }, (_, i) => ledger.claim(f, one(), `owner-${i}`, NOW + 60_000).then((r) => ({ id: f.id, kind: r.kind })))));
       const winners = new Map<string, number>();
       for (const r of results) if (r.kind === "claimed") winners.set(r.id, (winners.get(r.id) ?? 0) + 1);
       assert.equal(winners.size, 30);

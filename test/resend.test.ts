@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import Database from "better-sqlite3";
 import { courseConfig, linksIn, writeCourseFiles } from "./helpers/downloads-shop";
 import { paidCharge, Shop } from "./helpers/shop";
 
@@ -16,12 +15,7 @@ before(async () => {
 after(async () => shop.close());
 
 function attempts(charge: string): { outcome: string; email_id: string | null; note: string | null }[] {
-  const db = new Database(shop.dbPath, { readonly: true });
-  try {
-    return db.prepare("SELECT outcome, email_id, note FROM attempts WHERE charge_id = ? ORDER BY id").all(charge) as never;
-  } finally {
-    db.close();
-  }
+  return shop.query(`SELECT outcome, email_id, note FROM attempts WHERE charge_id = '${charge}' ORDER BY id`);
 }
 
 async function delivered(extra: Record<string, unknown>): Promise<string> {

@@ -10,6 +10,7 @@ export { BOUNCE_TYPES, FINAL_TYPES } from "./email-events";
 export type { EmailEvent, EmailEventRow } from "./email-events";
 export { Ledger } from "./ledger";
 export type { MetaKey } from "./meta";
+export type { TableCopy } from "./move";
 export * from "./open";
 export type { Dialect, Driver, Params, Sql } from "./sql";
 export type { AfterDeliveryEvent, AfterDeliveryRow, DownloadRequest, DownloadRequestRow, LinkId, LinkRow, NewLinks } from "./links";

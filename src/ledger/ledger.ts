@@ -13,6 +13,7 @@ import * as meta from "./meta";
 import * as resends from "./resends";
 import type { MetaKey } from "./meta";
 import type { Driver, Sql } from "./sql";
+import { copyLedger, TableCopy } from "./move";
 import { stuckCharges } from "./stuck";
 
 /**
@@ -65,6 +66,15 @@ export class Ledger {
 
   close(): Promise<void> {
     return this.driver.close();
+  }
+
+  /**
+   * `move-ledger`: copies this (SQLite) ledger into `target` (an empty PostgreSQL ledger), holding
+   * this one's write lock throughout so no pass changes it meanwhile, and commits the copy only
+   * once every table read back matches. This ledger is only read.
+   */
+  copyInto(target: Ledger): Promise<TableCopy[]> {
+    return this.transaction((src) => target.transaction((dst) => copyLedger(src.sql, dst.sql, target.where)));
   }
 
   // Charges

@@ -111,8 +111,9 @@ export function dropDatabase(name: string): void {
 
 /** Rows of a query, synchronously (psql), so sync test helpers work on both backends. */
 export function queryRows<T>(database: string, sql: string): T[] {
+  // (The row alias is paidup_row, so a query may name its own columns t, r, …)
   if (!shared) throw new Error("no cluster started");
-  const out = psql(shared, `SELECT coalesce(json_agg(t), '[]') FROM (${sql}) t`, database);
+  const out = psql(shared, `SELECT coalesce(json_agg(paidup_row), '[]') FROM (${sql}) paidup_row`, database);
   return JSON.parse(out) as T[];
 }
 

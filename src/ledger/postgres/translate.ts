@@ -25,7 +25,16 @@ export function toPg(sql: string, params: Params | undefined): { text: string; v
   if (params === undefined) return { text: t.text, values: [] };
   if (t.names) {
     const named = params as Readonly<Record<string, unknown>>;
-    return { text: t.text, values: t.names.map((n) => named[n]) };
+    return { text: t.text, values: t.names.map((n) => whole(named[n])) };
   }
-  return { text: t.text, values: [...(params as readonly unknown[])] };
+  return { text: t.text, values: (params as readonly unknown[]).map(whole) };
+}
+
+/**
+ * Every number the ledger stores is a whole one (ms, seconds, counts, minor units), but an
+ * injected clock may tick in fractions of a millisecond. SQLite keeps such a value as it is;
+ * PostgreSQL's BIGINT refuses it. Flooring keeps `at <= now` comparisons as they were.
+ */
+function whole(v: unknown): unknown {
+  return typeof v === "number" && !Number.isInteger(v) && Number.isFinite(v) ? Math.floor(v) : v;
 }
