@@ -1,9 +1,13 @@
 import type { Ledger } from "./ledger";
-import { createPgLedger, openPgLedger } from "./postgres/open";
-import { createSqliteLedger, openSqliteLedger } from "./sqlite/open";
 
 // Which backend holds the ledger: PostgreSQL when PAIDUP_DATABASE_URL is set, else the SQLite
-// file (the default, PAIDUP_DB).
+// file (the default, PAIDUP_DB). Each backend's driver is loaded only when chosen, so a SQLite
+// shop never loads `pg` (start-up time), nor a PostgreSQL one better-sqlite3.
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const postgres = () => require("./postgres/open") as typeof import("./postgres/open");
+const sqlite = () => require("./sqlite/open") as typeof import("./sqlite/open");
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 export interface LedgerLocation {
   /** The SQLite file (PAIDUP_DB). */
@@ -14,12 +18,12 @@ export interface LedgerLocation {
 
 /** Opens an existing ledger, refusing anything that is not a paidup ledger of a known schema. */
 export async function openLedger(at: LedgerLocation, opts: { readonly?: boolean } = {}): Promise<Ledger> {
-  if (at.databaseUrl) return openPgLedger(at.databaseUrl, opts);
-  return openSqliteLedger(at.dbPath, opts);
+  if (at.databaseUrl) return postgres().openPgLedger(at.databaseUrl, opts);
+  return sqlite().openSqliteLedger(at.dbPath, opts);
 }
 
 /** Creates the ledger if it does not exist yet; `created` says which. */
 export async function createLedger(at: LedgerLocation): Promise<{ ledger: Ledger; created: boolean }> {
-  if (at.databaseUrl) return createPgLedger(at.databaseUrl);
-  return createSqliteLedger(at.dbPath);
+  if (at.databaseUrl) return postgres().createPgLedger(at.databaseUrl);
+  return sqlite().createSqliteLedger(at.dbPath);
 }
