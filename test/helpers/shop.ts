@@ -229,7 +229,9 @@ export class Shop {
 
   /** A digest of everything in the ledger's tables: equal before and after means nothing was written. */
   contentDigest(): string {
-    const tables = ["meta", "charges", "attempts", "events"];
+    const tables = this.pgName
+      ? this.query<{ name: string }>("SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'paidup_schema' ORDER BY 1").map((r) => r.name)
+      : this.query<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1").map((r) => r.name);
     const dump = tables.map((t) => JSON.stringify(this.query(`SELECT * FROM ${t} ORDER BY 1`)));
     return crypto.createHash("sha256").update(dump.join("\n")).digest("hex");
   }
