@@ -1,4 +1,5 @@
 import { STATE } from "../../states";
+import { EMAIL_EVENTS_SCHEMA } from "../email-events-schema";
 import { LINKS_SCHEMA } from "../links-schema";
 
 // Ordered schema migrations for PostgreSQL: entry i takes the ledger from version i to i + 1,
@@ -6,7 +7,9 @@ import { LINKS_SCHEMA } from "../links-schema";
 // tables, columns and guarantees as sqlite/migrations.ts; only the DDL differs (BIGINT for
 // millisecond times, triggers as functions). Never edit a shipped entry; append a new one.
 
-const states = Object.values(STATE).map((s) => `'${s}'`).join(", ");
+// The states as shipped in entries 1–3, pinned so those entries never change under a new state.
+const V1_STATES = [STATE.awaitingPayment, STATE.sending, STATE.delivered, STATE.retrying, STATE.needsReview, STATE.skipped, STATE.resolved];
+const states = V1_STATES.map((s) => `'${s}'`).join(", ");
 const finalStates = [STATE.delivered, STATE.resolved, STATE.skipped].map((s) => `'${s}'`).join(", ");
 
 export const PG_MIGRATIONS: readonly string[] = [
@@ -15,7 +18,7 @@ export const PG_MIGRATIONS: readonly string[] = [
 
   CREATE TABLE charges (
     id TEXT PRIMARY KEY,
-    state TEXT NOT NULL CHECK (state IN (${states})),
+    state TEXT NOT NULL CONSTRAINT charges_state_known CHECK (state IN (${states})),
     reason TEXT,
     created BIGINT NOT NULL,           -- Stripe's created, unix seconds
     amount BIGINT NOT NULL,
@@ -37,7 +40,7 @@ export const PG_MIGRATIONS: readonly string[] = [
     state_since BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     -- The first promise, enforced by the database itself.
-    CHECK (state <> '${STATE.delivered}' OR email_id IS NOT NULL)
+    CONSTRAINT charges_delivered_has_email CHECK (state <> '${STATE.delivered}' OR email_id IS NOT NULL)
   );
   CREATE INDEX charges_open ON charges (state) WHERE state NOT IN (${finalStates});
 
@@ -104,6 +107,16 @@ export const PG_MIGRATIONS: readonly string[] = [
     FROM charges
     WHERE product IS NOT NULL
       AND state IN ('${STATE.sending}', '${STATE.delivered}', '${STATE.retrying}', '${STATE.needsReview}', '${STATE.resolved}');
+  `,
+  // 4: the charge state \`bounced\`, as sqlite/migrations.ts entry 4. PostgreSQL changes the
+  // CHECKs in place (SQLite has to rebuild the table); then Resend's email events and checks.
+  `
+  ALTER TABLE charges
+    DROP CONSTRAINT charges_state_known,
+    ADD CONSTRAINT charges_state_known CHECK (state IN (${[...V1_STATES, STATE.bounced].map((s) => `'${s}'`).join(", ")})),
+    DROP CONSTRAINT charges_delivered_has_email,
+    ADD CONSTRAINT charges_delivered_has_email CHECK (state NOT IN ('${STATE.delivered}', '${STATE.bounced}') OR email_id IS NOT NULL);
+  ${EMAIL_EVENTS_SCHEMA}
   `,
 ];
 
