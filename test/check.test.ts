@@ -113,7 +113,7 @@ test("check fails on an attachment that is a folder or an empty file, and a pass
   }
 });
 
-test("check fails on a ledger file the user running it cannot write, in a folder it can", async (t) => {
+test("check fails on a ledger file the user running it cannot write, in a folder it can", { skip: SQLITE_ONLY }, async (t) => {
   const asRoot = process.getuid?.() === 0;
   const stateDir = path.dirname(shop.dbPath);
   const modes = [shop.dir, stateDir, shop.dbPath].map((f) => [f, fs.statSync(f).mode & 0o777] as const);
@@ -138,7 +138,7 @@ test("check fails on a ledger file the user running it cannot write, in a folder
   t.diagnostic(asRoot ? "ran check as nobody (uid 65534)" : "ran check on a read-only ledger file");
 });
 
-test("check fails on a ledger whose pages are corrupt (PRAGMA quick_check), and leaves it untouched", async () => {
+test("check fails on a ledger whose pages are corrupt (PRAGMA quick_check), and leaves it untouched", { skip: SQLITE_ONLY }, async () => {
   const file = path.join(shop.dir, "state", "corrupt-pages.db");
   assert.equal((await shop.run(["init"], { env: { PAIDUP_DB: file } })).code, 0);
   const bytes = fs.readFileSync(file);

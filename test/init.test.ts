@@ -51,7 +51,7 @@ test("a file that is not a paidup ledger is refused and left untouched", { skip:
   assert.deepEqual(fs.readFileSync(stranger), bytes);
 });
 
-test("init makes an empty state folder that already existed private (0700), as a clone's state/ at 0755 was not", async () => {
+test("init makes an empty state folder that already existed private (0700), as a clone's state/ at 0755 was not", { skip: SQLITE_ONLY }, async () => {
   const stateDir = path.join(shop.dir, "existing-state");
   fs.mkdirSync(stateDir, { mode: 0o755 });
   fs.chmodSync(stateDir, 0o755);
@@ -60,7 +60,7 @@ test("init makes an empty state folder that already existed private (0700), as a
   assert.equal(fs.statSync(stateDir).mode & 0o777, 0o700);
 });
 
-test("init leaves the mode of a folder that holds other files alone", async () => {
+test("init leaves the mode of a folder that holds other files alone", { skip: SQLITE_ONLY }, async () => {
   const shared = path.join(shop.dir, "shared");
   fs.mkdirSync(shared, { mode: 0o755 });
   fs.chmodSync(shared, 0o755);
@@ -78,7 +78,7 @@ test("init without STRIPE_SECRET_KEY is exit 2 and creates nothing", async () =>
   assert.equal(fs.existsSync(path.dirname(file)), false, "not even the folder");
 });
 
-test("init with a PAIDUP_DB it cannot create is exit 2 with the path and the reason, and leaves nothing behind", async () => {
+test("init with a PAIDUP_DB it cannot create is exit 2 with the path and the reason, and leaves nothing behind", { skip: SQLITE_ONLY }, async () => {
   const blocker = path.join(shop.dir, "a-file");
   fs.writeFileSync(blocker, "not a folder");
   const r = await shop.run(["init"], { env: { PAIDUP_DB: path.join(blocker, "state", "paidup.db") } });
@@ -88,7 +88,7 @@ test("init with a PAIDUP_DB it cannot create is exit 2 with the path and the rea
   assert.equal(fs.readFileSync(blocker, "utf8"), "not a folder");
 });
 
-test("a start line more than a year back needs --yes, and says how many paid charges it takes in", async () => {
+test("a start line more than a year back needs --yes, and says how many paid charges it takes in", { skip: SQLITE_ONLY }, async () => {
   const file = path.join(shop.dir, "backlog.db");
   const longAgo = Math.floor(Date.now() / 1000) - 400 * 86_400;
   for (let i = 0; i < 3; i++) shop.stripe.addCharge({ amount: 500, currency: "usd", created: longAgo + i, billing_details: { email: `old${i}@example.com` } });

@@ -33,7 +33,7 @@ test("init on PostgreSQL creates the ledger and names the database without its p
 test("check on PostgreSQL reports the database reachable, its schema version and write access", { skip }, async () => {
   await shop.run(["init"]);
   const r = await shop.run(["check"]);
-  assert.match(r.stdout, /^✓ ledger: postgres:\/\/paidup_test@127\.0\.0\.1:\d+\/paidup_\w+, schema version \d+, writable$/m);
+  assert.match(r.stdout, /^✓ ledger: postgres:\/\/paidup_test@127\.0\.0\.1:\d+\/paidup_\w+, schema version \d+, writable by .*, intact$/m);
   noPassword(r);
 });
 

@@ -1,4 +1,5 @@
 import { STATE } from "../../states";
+import { DELIVERIES_SCHEMA } from "../deliveries-schema";
 import { EMAIL_EVENTS_SCHEMA } from "../email-events-schema";
 import { LINKS_SCHEMA } from "../links-schema";
 
@@ -70,44 +71,8 @@ export const PG_MIGRATIONS: readonly string[] = [
   CREATE INDEX events_unhandled ON events (received_at) WHERE handled_at IS NULL;
   `,
   LINKS_SCHEMA,
-  // 3: one delivery per (charge, product), as sqlite/migrations.ts entry 3.
-  `
-  CREATE TABLE deliveries (
-    charge_id TEXT NOT NULL REFERENCES charges (id),
-    product TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    send_key TEXT NOT NULL,
-    state TEXT NOT NULL CHECK (state IN (${states})),
-    reason TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    failed_sends INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at BIGINT,
-    lease_owner TEXT,
-    lease_until BIGINT,
-    first_sent_at BIGINT,
-    outcome_unknown INTEGER NOT NULL DEFAULT 0,
-    payload TEXT,
-    email_id TEXT,
-    blocked_on_file TEXT,
-    state_since BIGINT NOT NULL,
-    updated_at BIGINT NOT NULL,
-    PRIMARY KEY (charge_id, product),
-    CHECK (state <> '${STATE.delivered}' OR email_id IS NOT NULL)
-  );
-  CREATE UNIQUE INDEX deliveries_by_key ON deliveries (send_key);
-
-  ALTER TABLE attempts ADD COLUMN product TEXT;
-
-  INSERT INTO deliveries (charge_id, product, position, send_key, state, reason, attempts, failed_sends,
-      next_attempt_at, lease_owner, lease_until, first_sent_at, outcome_unknown, payload, email_id,
-      blocked_on_file, state_since, updated_at)
-    SELECT id, product, 0, 'paidup-' || id, state, reason, attempts, failed_sends,
-      next_attempt_at, lease_owner, lease_until, first_sent_at, outcome_unknown, payload, email_id,
-      blocked_on_file, state_since, updated_at
-    FROM charges
-    WHERE product IS NOT NULL
-      AND state IN ('${STATE.sending}', '${STATE.delivered}', '${STATE.retrying}', '${STATE.needsReview}', '${STATE.resolved}');
-  `,
+  // 3: one delivery per (charge, product): the shared portable schema, as on SQLite.
+  DELIVERIES_SCHEMA,
   // 4: the charge state \`bounced\`, as sqlite/migrations.ts entry 4. PostgreSQL changes the
   // CHECKs in place (SQLite has to rebuild the table); then Resend's email events and checks.
   `
