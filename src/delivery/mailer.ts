@@ -1,3 +1,4 @@
+import { getMaxListeners, setMaxListeners } from "node:events";
 import { performance } from "node:perf_hooks";
 import { CreateEmailOptions, Resend } from "resend";
 import type { Clock } from "../clock";
@@ -58,6 +59,10 @@ export class Mailer {
 
   /** Waits for a send slot. Called before claiming, so a claim's lease is not spent queueing. */
   waitTurn(signal?: AbortSignal): Promise<void> {
+    // Each send waiting its turn listens for the stop request: up to the pool's size at once,
+    // plus status reads and sleeps. Without this Node prints a "possible leak" warning on
+    // stderr at 11, which cron mails to the owner as if something were wrong.
+    if (signal && getMaxListeners(signal) < MAX_IN_FLIGHT * 2) setMaxListeners(MAX_IN_FLIGHT * 2, signal);
     return this.pacer.turn(signal);
   }
 
