@@ -47,7 +47,8 @@ test("every command with --json prints a JSON error object on stdout when it fai
   const cases: [string[], Record<string, string | undefined>, number, RegExp][] = [
     [["reconcile", "--json"], { STRIPE_API_BASE: "http://127.0.0.1:1" }, 3, /Stripe unreachable/],
     [["reconcile", "--json", "--since", "2999-01-01"], {}, 2, /in the future/],
-    [["status", "--json"], { PAIDUP_DB: `${shop.dir}/nope.db` }, 2, /no ledger at/],
+    // Without PAIDUP_DATABASE_URL on the postgres pass, so the missing SQLite file is the ledger asked for.
+    [["status", "--json"], { PAIDUP_DB: `${shop.dir}/nope.db`, PAIDUP_DATABASE_URL: undefined }, 2, /no ledger at/],
     [["show", "ch_nope", "--json"], {}, 2, /neither the ledger nor Stripe knows ch_nope/],
     [["status", "--json", "--frobnicate"], {}, 2, /unknown option/],
   ];
@@ -70,14 +71,14 @@ test("LOG_LEVEL is accepted in any case, and an unknown level is exit 2 before a
   }
   const info = await shop.run(["reconcile"], { env: { LOG_LEVEL: "Info" } });
   assert.match(info.stderr, / info pass finished/, "Info logs at info, it does not silence everything");
-  const bytes = fs.readFileSync(shop.dbPath);
+  const before = shop.ledgerSnapshot();
   const sent = shop.resend.sent.length;
   for (const level of ["bogus", "verbose"]) {
     const r = await shop.run(["reconcile"], { env: { LOG_LEVEL: level } });
     assert.equal(r.code, 2, level);
     assert.match(r.stderr, new RegExp(`LOG_LEVEL "${level}" is not a log level`));
   }
-  assert.deepEqual(fs.readFileSync(shop.dbPath), bytes, "nothing changed");
+  assert.equal(shop.ledgerSnapshot(), before, "nothing changed");
   assert.equal(shop.resend.sent.length, sent, "nothing sent");
 });
 

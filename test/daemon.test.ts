@@ -3,7 +3,7 @@ import fs from "node:fs";
 import { after, test } from "node:test";
 import { cronScheduler, Scheduler, startDaemon } from "../src/pass/daemon";
 import type { Logger } from "../src/log";
-import { paidCharge, Shop } from "./helpers/shop";
+import { paidCharge, Shop, SQLITE_ONLY } from "./helpers/shop";
 
 // The daemon only decides when a pass runs. Unit tests drive its ticks by hand; one test runs
 // node-cron for real (FACTS.md: its noOverlap has had bugs), and one runs the real process.
@@ -191,7 +191,7 @@ test("a pass longer than the schedule logs no warning per tick, only one line th
   assert.ok((r.stderr.match(/still running/g) ?? []).length <= 1, r.stderr);
 });
 
-test("the daemon stops with exit 3 when its ledger file is deleted under it, and delivers nothing into the old file", async () => {
+test("the daemon stops with exit 3 when its ledger file is deleted under it, and delivers nothing into the old file", { skip: SQLITE_ONLY }, async () => {
   const shop = await Shop.start();
   shops.push(shop);
   assert.equal((await shop.run(["init", "--since", "1h"])).code, 0);

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import Database from "better-sqlite3";
 import { paidCharge, Shop } from "./helpers/shop";
 
 // The listing window lives on Stripe's clock: `created` is Stripe's, so the host's clock must
@@ -20,12 +19,7 @@ async function freshShop(since = "1h"): Promise<Shop> {
 }
 
 function meta(shop: Shop, key: string): number {
-  const db = new Database(shop.dbPath, { readonly: true });
-  try {
-    return Number((db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: string } | undefined)?.value);
-  } finally {
-    db.close();
-  }
+  return Number(shop.query<{ value: string }>(`SELECT value FROM meta WHERE key = '${key}'`)[0]?.value);
 }
 
 const MINUTE = 60_000;

@@ -4,7 +4,7 @@ import { after, before, test } from "node:test";
 import Database from "better-sqlite3";
 import { MIGRATIONS, SCHEMA_VERSION } from "../src/ledger/sqlite/migrations";
 import { APPLICATION_ID } from "../src/ledger/sqlite/open";
-import { RunResult, Shop } from "./helpers/shop";
+import { RunResult, Shop, SQLITE_ONLY } from "./helpers/shop";
 
 // After an upgrade, two processes (a cron pass and a manual command) may open the old ledger at
 // the same moment. Each must read the schema version under the write lock: otherwise both read
@@ -47,7 +47,7 @@ async function until(check: () => boolean, ms = 30_000): Promise<void> {
   }
 }
 
-test("two processes opening a ledger of the previous schema at once both succeed, and the migration runs once", { skip: process.arch !== "x64" || process.platform !== "linux" }, async () => {
+test("two processes opening a ledger of the previous schema at once both succeed, and the migration runs once", { skip: SQLITE_ONLY || process.arch !== "x64" || process.platform !== "linux" }, async () => {
   oldLedger();
   // Hold the write lock, so both processes reach the migration before either may run it.
   const holder = new Database(shop.dbPath);

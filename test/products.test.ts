@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, beforeEach, test } from "node:test";
-import Database from "better-sqlite3";
 import { DEFAULT_PRODUCTS, Shop } from "./helpers/shop";
 import { inProcess } from "./helpers/in-process";
 
@@ -60,15 +59,9 @@ async function waitFor(what: string, cond: () => boolean, ms = 30_000): Promise<
 }
 const emails = (key: string) => shop.resend.sendsByKey().get(key) ?? 0;
 const requests = (key: string) => shop.resend.requests.filter((r) => r.idempotencyKey === key).length;
-const deliveries = (id: string) => {
-  const db = new Database(shop.dbPath, { readonly: true });
-  try {
-    return db.prepare("SELECT product, position, send_key, state, email_id FROM deliveries WHERE charge_id = ? ORDER BY position").all(id) as
-      { product: string; position: number; send_key: string; state: string; email_id: string | null }[];
-  } finally {
-    db.close();
-  }
-};
+const deliveries = (id: string) =>
+  shop.query<{ product: string; position: number; send_key: string; state: string; email_id: string | null }>(
+    `SELECT product, position, send_key, state, email_id FROM deliveries WHERE charge_id = '${id}' ORDER BY position`);
 
 test("a Checkout Session that bought two catalog products delivers each once: one email per product, the first in file order keeping paidup-<charge>", async () => {
   const c = cartCharge();
@@ -168,10 +161,8 @@ test("a pass SIGKILLed while the second product's send is in flight: recovery se
   await waitFor("Resend to finish the course email", () => emails(courseKey) > 0);
 
   // What a later pass finds once the 5-minute lease has run out.
-  const db = new Database(shop.dbPath);
-  db.prepare("UPDATE deliveries SET lease_until = 0 WHERE charge_id = ? AND state = 'sending'").run(c.id);
-  db.prepare("UPDATE charges SET lease_until = 0 WHERE id = ?").run(c.id);
-  db.close();
+  shop.exec(`UPDATE deliveries SET lease_until = 0 WHERE charge_id = '${c.id}' AND state = 'sending'`);
+  shop.exec(`UPDATE charges SET lease_until = 0 WHERE id = '${c.id}'`);
   const r = await shop.run(["reconcile"]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(shop.row(c.id)?.state, "delivered");

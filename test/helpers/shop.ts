@@ -236,6 +236,15 @@ export class Shop {
     return crypto.createHash("sha256").update(dump.join("\n")).digest("hex");
   }
 
+  /**
+   * What "the ledger is unchanged" compares: the SQLite file's bytes (stricter than its rows),
+   * or the PostgreSQL tables' contents.
+   */
+  ledgerSnapshot(): string {
+    if (this.pgName) return this.contentDigest();
+    return crypto.createHash("sha256").update(fs.readFileSync(this.dbPath)).digest("hex");
+  }
+
   row(id: string) {
     return this.rows().find((r) => r.id === id);
   }
