@@ -66,7 +66,7 @@ test("a real ledger with its pages overwritten by garbage is refused with exit 3
   assert.doesNotMatch(r.stderr, /unexpected failure/);
 });
 
-test("status and show on a ledger with corrupt pages exit 3 with a reason, not a stack trace", async () => {
+test("status and show on a ledger with corrupt pages exit 3 with a reason, not a stack trace", { skip: SQLITE_ONLY }, async () => {
   const file = path.join(shop.dir, "corrupt-pages.db");
   assert.equal((await shop.run(["init"], { env: { PAIDUP_DB: file } })).code, 0);
   const bytes = fs.readFileSync(file);
@@ -83,7 +83,7 @@ test("status and show on a ledger with corrupt pages exit 3 with a reason, not a
   assert.deepEqual(fs.readFileSync(file), bytes, "left untouched");
 });
 
-test("a disk that fills up in the middle of a pass is exit 3 with a reason, not a stack trace, and the next pass finishes the job", async () => {
+test("a disk that fills up in the middle of a pass is exit 3 with a reason, not a stack trace, and the next pass finishes the job", { skip: SQLITE_ONLY }, async () => {
   const file = path.join(shop.dir, "filling.db");
   assert.equal((await shop.run(["init", "--since", "1h"], { env: { PAIDUP_DB: file } })).code, 0);
   const charges = Array.from({ length: 30 }, (_, i) =>
