@@ -24,6 +24,13 @@ export async function resolveCommand(chargeId: string, flags: { note?: string })
     const facts = row ? undefined : chargeFacts(await chargeFromStripe(optionalStripe(env), chargeId));
     if (!(await ledger.resolveByHand(chargeId, note, now, facts))) {
       const current = (await ledger.getCharge(chargeId)) ?? row;
+      const live = (await ledger.deliveries(chargeId)).find((d) => d.state === STATE.sending && (d.lease_until ?? 0) >= now);
+      if (live) {
+        throw new UsageError(
+          `${chargeId} is being sent right now (${live.product}: its claim is live until ${isoMs(live.lease_until ?? now)}); nothing resolved`,
+          "wait for that send to finish (`paidup show` tells its outcome); if its process died, the claim expires within 5 minutes",
+        );
+      }
       if (current?.state === STATE.sending && (current.lease_until ?? 0) >= now) {
         throw new UsageError(
           `${chargeId} is being sent right now (its claim is live until ${isoMs(current.lease_until ?? now)}); nothing resolved`,

@@ -194,8 +194,12 @@ export function resolveByHand(db: Sql, id: string, note: string, now: number, fa
       `UPDATE charges SET state = '${STATE.resolved}', reason = ?, next_attempt_at = NULL,
          lease_owner = NULL, lease_until = NULL, alerted = 0, state_since = ?, updated_at = ?
        WHERE id = ? AND state NOT IN ('${STATE.delivered}', '${STATE.resolved}')
-         AND NOT (state = '${STATE.sending}' AND lease_until >= ?)`,
-      [note, now, now, id, now],
+         AND NOT (state = '${STATE.sending}' AND lease_until >= ?)
+         -- Any one product's live claim refuses it: the charge row shows only its furthest
+         -- product (needs_review beats sending), and that send may be the one that delivers.
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.charge_id = charges.id
+           AND d.state = '${STATE.sending}' AND d.lease_until >= ?)`,
+      [note, now, now, id, now, now],
     );
     if (moved === 1) {
       await tx.exec(
