@@ -51,6 +51,8 @@ export interface SentEmail {
   at: number;
   /** The request body as received, for any other field (cc, headers, tags…). */
   payload: Record<string, unknown>;
+  /** Sent through POST /emails/batch: that request's Idempotency-Key (`idempotencyKey` is then unset). */
+  batchKey?: string;
 }
 
 export interface ResendRequestRecord {
@@ -69,6 +71,8 @@ type Answer = { status: number; body: object };
 type KeyEntry = { body: string; at: number; answer?: Answer }; // no answer yet = in progress
 
 const MAX_EMAIL_BYTES = 40 * 1024 * 1024;
+/** Resend's batch endpoint takes 1–100 emails per request. */
+const MAX_BATCH = 100;
 const DAY_MS = 24 * 60 * 60 * 1000;
 const ADDRESS = /^[^\s@<>",;]+@[^\s@<>",;]+\.[A-Za-z0-9-]{2,}$/;
 const NAMED = /^[^<>]*<([^<>]+)>$/;
@@ -130,6 +134,16 @@ export class FakeResend {
   clearFaults(): void { this.faults.clear(); }
   setRate(perSecond: number): void { this.rate = perSecond; }
   setLatency(ms: number): void { this.latencyMs = ms; }
+  /** Addresses Resend refuses with 422 validation_error (a single send, or the whole batch that holds one). */
+  readonly refusedAddresses = new Set<string>();
+  refuseAddress(address: string): void { this.refusedAddresses.add(bareAddress(address)); }
+
+  /** Emails sent through POST /emails/batch, by that request's key: a replay adds none. */
+  batchEmailsByKey(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const e of this.sent) if (e.batchKey !== undefined) counts.set(e.batchKey, (counts.get(e.batchKey) ?? 0) + 1);
+    return counts;
+  }
   /** POST /emails received and not yet answered. */
   get inFlightCount(): number { return this.inFlight; }
 
@@ -196,6 +210,7 @@ export class FakeResend {
     const record: ResendRequestRecord = { method, path, idempotencyKey, startedAt: Date.now(), rateAt: this.rateNow() };
     this.requests.push(record);
     const isSend = method === "POST" && path === "/emails";
+    const isBatch = method === "POST" && path === "/emails/batch";
     if (isSend) this.enter(idempotencyKey);
     res.on("finish", () => (record.status = res.statusCode));
     try {
@@ -211,7 +226,9 @@ export class FakeResend {
       const delayMs = fault?.kind === "delay" ? fault.ms : 0;
       const answer = isSend
         ? await this.send(req, idempotencyKey, delayMs, fault?.kind === "reset-after-processing")
-        : await this.other(req, method, path, delayMs);
+        : isBatch
+          ? await this.sendBatch(req, idempotencyKey, delayMs, fault?.kind === "reset-after-processing")
+          : await this.other(req, method, path, delayMs);
       if (answer === "reset") return resetConnection(res);
       const { headers = {}, ...rest } = answer as Answer & { headers?: Record<string, string> };
       sendJson(res, rest.status, rest.body, { ...this.rateHeaders(), ...headers });
@@ -295,6 +312,76 @@ export class FakeResend {
     return resetAfter && answer.status < 300 ? "reset" : answer;
   }
 
+  /**
+   * POST /emails/batch as FACTS.md describes it: 1–100 emails, each with a single send's fields
+   * but no `attachments` or `scheduled_at`; one Idempotency-Key for the whole request (same key
+   * + same body → the original ids, no new email; same key + other body → 409); the answer is
+   * `{ data: [{ id }, …] }` in the order sent. Validation is strict by default: one email that
+   * fails (a refused address) fails the whole batch with 422 and nothing is sent. With
+   * `x-batch-validation: permissive` the valid ones go and `errors` lists the others by index.
+   * One request takes one slot of the rate limit, whatever its size.
+   */
+  private async sendBatch(req: IncomingMessage, key: string | undefined, delayMs: number, resetAfter: boolean): Promise<Answer | "reset"> {
+    const raw = await readBody(req);
+    const denied = this.auth(req) ?? this.admit();
+    if (denied) return denied;
+    if (raw === null) return error(422, "validation_error", "The request is too large.");
+    if (key !== undefined && (key.length < 1 || key.length > 256)) {
+      return error(400, "invalid_idempotency_key", "The key must be between 1-256 chars.");
+    }
+    const previous = key === undefined ? undefined : this.keys.get(key);
+    if (previous && this.now() - previous.at >= DAY_MS) this.keys.delete(key as string);
+    else if (previous && !previous.answer) {
+      return error(409, "concurrent_idempotent_requests", "Same idempotency key used while original request is still in progress.");
+    } else if (previous?.answer) {
+      if (previous.body !== raw) return error(409, "invalid_idempotent_request", "Same idempotency key used with a different request payload.");
+      return previous.answer;
+    }
+    const entry: KeyEntry = { body: raw, at: this.now() };
+    if (key !== undefined) this.keys.set(key, entry);
+    const wait = this.latencyMs + delayMs;
+    if (wait) await this.life.sleep(wait);
+    const answer = this.acceptBatch(raw, key, header(req, "x-batch-validation") === "permissive");
+    if (key !== undefined) {
+      if (answer.status < 300) Object.assign(entry, { answer, at: this.now() });
+      else this.keys.delete(key);
+    }
+    return resetAfter && answer.status < 300 ? "reset" : answer;
+  }
+
+  private acceptBatch(raw: string, key: string | undefined, permissive: boolean): Answer {
+    let list: unknown;
+    try {
+      list = JSON.parse(raw);
+    } catch {
+      return error(422, "validation_error", "Invalid JSON body.");
+    }
+    if (!Array.isArray(list) || list.length < 1 || list.length > MAX_BATCH) {
+      return error(422, "validation_error", `A batch holds between 1 and ${MAX_BATCH} emails.`);
+    }
+    const emails = list as unknown[];
+    const problems: { index: number; answer: Answer }[] = [];
+    emails.forEach((e, index) => {
+      if (typeof e !== "object" || e === null || Array.isArray(e)) return problems.push({ index, answer: error(422, "validation_error", "Each email must be an object.") });
+      const p = e as Record<string, unknown>;
+      if (p.attachments !== undefined) return problems.push({ index, answer: error(422, "validation_error", "Attachments are not supported in batch emails.") });
+      if (p.scheduled_at !== undefined) return problems.push({ index, answer: error(422, "validation_error", "`scheduled_at` is not supported in batch emails.") });
+      const refused = this.validate(p);
+      if (refused) problems.push({ index, answer: refused });
+      return undefined;
+    });
+    if (problems.length > 0 && !permissive) {
+      const first = problems[0] as { index: number; answer: Answer };
+      const body = first.answer.body as { name: string; message: string };
+      // Strict: Resend names the first email at fault and sends none of them.
+      return { status: first.answer.status, body: { statusCode: first.answer.status, name: body.name, message: `emails[${first.index}]: ${body.message}` } };
+    }
+    const bad = new Set(problems.map((p) => p.index));
+    const data = emails.flatMap((e, i) => (bad.has(i) ? [] : [{ id: this.record(e as Record<string, unknown>, undefined, key) }]));
+    const errors = problems.map((p) => ({ index: p.index, message: (p.answer.body as { message: string }).message }));
+    return { status: 200, body: permissive ? { data, errors } : { data } };
+  }
+
   /** What `emails.get` reports as an email's `last_event` (default "delivered"), settable by tests. */
   readonly lastEvents = new Map<string, string>();
 
@@ -318,6 +405,13 @@ export class FakeResend {
     } catch {
       return error(422, "validation_error", "Invalid JSON body.");
     }
+    const refused = this.validate(p);
+    if (refused) return refused;
+    return { status: 200, body: { id: this.record(p, key) } };
+  }
+
+  /** Resend's checks of one email, in its order; undefined when Resend would take it. */
+  private validate(p: Record<string, unknown>): Answer | undefined {
     for (const field of ["from", "to", "subject"]) {
       if (p[field] === undefined || p[field] === null) return error(422, "missing_required_field", `Missing \`${field}\` field.`);
     }
@@ -335,6 +429,9 @@ export class FakeResend {
     }
     const refused = this.sendingRefusal(p.from, p.to);
     if (refused) return refused;
+    const list = (Array.isArray(p.to) ? p.to : [p.to]) as string[];
+    const bad = list.find((a) => this.refusedAddresses.has(bareAddress(a)));
+    if (bad !== undefined) return error(422, "validation_error", `Invalid \`to\` field. The address ${bareAddress(bad)} is not accepted.`);
     if (typeof p.subject !== "string") return error(422, "validation_error", "Invalid `subject` field.");
     if (typeof p.text !== "string" && typeof p.html !== "string") {
       return error(422, "missing_required_field", "Missing `html` or `text` field.");
@@ -347,13 +444,19 @@ export class FakeResend {
         return error(422, "invalid_attachment", "Attachment must have either a base64 `content` or a `path`.");
       }
     }
+    return undefined;
+  }
+
+  /** Records a validated email as sent; its id. */
+  private record(p: Record<string, unknown>, key: string | undefined, batchKey?: string): string {
     const id = randomUUID();
     this.sent.push({
-      id, to: Array.isArray(p.to) ? (p.to as string[]) : [p.to as string], from: p.from,
-      subject: p.subject, text: p.text as string | undefined, html: p.html as string | undefined,
-      attachments: attachments as SentEmail["attachments"], idempotencyKey: key, at: this.now(), payload: p,
+      id, to: Array.isArray(p.to) ? (p.to as string[]) : [p.to as string], from: p.from as string,
+      subject: p.subject as string, text: p.text as string | undefined, html: p.html as string | undefined,
+      attachments: (p.attachments ?? []) as SentEmail["attachments"], idempotencyKey: key, at: this.now(), payload: p,
+      ...(batchKey !== undefined ? { batchKey } : {}),
     });
-    return { status: 200, body: { id } };
+    return id;
   }
 
   /** Resend's 403s for a sender it will not send as: unverified domain, testing account. */
