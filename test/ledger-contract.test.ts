@@ -236,6 +236,30 @@ for (const backend of backends()) {
       assert.equal(await ledger.getMeta("watermark"), "second");
     });
 
+    test("links rendered for one purchase by several renderers at once: one issue each, and one set per source", async () => {
+      await fresh();
+      // Two hosts (or the buyers' page and a send) rendering at the same moment: each rendering
+      // gets its own issue number, and the same rendering asked twice gets the same links.
+      const files = [{ name: "a.zip", path: "/p/a.zip" }, { name: "b.pdf", path: "/p/b.pdf" }];
+      const issue = (charge: string, source: string) =>
+        ledger.issueLinks({ charge, product: "course", source, files, expiresAfterMs: 3_600_000, maxDownloads: 5 }, NOW);
+      for (let round = 0; round < 5; round++) {
+        const charge = `ch_links_race_${round}`;
+        const sources = ["send", "send", "r1", "page:1", "page:2", "page:3", "page:4", "send"];
+        const results = await Promise.all(sources.map((source) => issue(charge, source)));
+        const issueOf = new Map<string, number>();
+        for (const [i, rows] of results.entries()) {
+          assert.equal(rows.length, 2, `${sources[i]}: both files`);
+          const n = rows[0]?.issue as number;
+          assert.ok(rows.every((r) => r.issue === n && r.source === sources[i]));
+          const seen = issueOf.get(sources[i] as string);
+          if (seen !== undefined) assert.equal(n, seen, "the same rendering, asked twice, is the same links");
+          issueOf.set(sources[i] as string, n);
+        }
+        assert.deepEqual([...issueOf.values()].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5], "one issue per rendering, none skipped or shared");
+      }
+    });
+
     test("using the outer handle inside a transaction fails at once instead of waiting for itself", async () => {
       await fresh();
       await assert.rejects(

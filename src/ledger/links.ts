@@ -101,6 +101,7 @@ export async function linkKey(db: Sql): Promise<string> {
  */
 export async function issueLinks(db: Sql, req: NewLinks, now: number): Promise<LinkRow[]> {
   return db.transaction(async (tx) => {
+    await lockRenderings(tx, req.charge, req.product);
     const existing = await linksOf(tx, req.charge, req.product, req.source);
     if (existing.length > 0) return existing;
     const top = await tx.one<{ issue: number | null }>("SELECT max(issue) AS issue FROM download_links WHERE charge_id = ? AND product = ?", [req.charge, req.product]);
@@ -114,6 +115,19 @@ export async function issueLinks(db: Sql, req: NewLinks, now: number): Promise<L
     }
     return linksOf(tx, req.charge, req.product, req.source);
   });
+}
+
+/**
+ * One rendering of a purchase's links at a time. On PostgreSQL two hosts (or a send and the
+ * buyers' page) would otherwise both read the same max(issue) and the second insert would fail
+ * on the primary key (23505), or, for one source, both write a set. A transaction-scoped
+ * advisory lock on the purchase makes them take turns, whether or not its charge row exists;
+ * each statement after it reads what the other committed. SQLite's BEGIN IMMEDIATE already
+ * serialises every writer.
+ */
+async function lockRenderings(tx: Sql, charge: string, product: string): Promise<void> {
+  if (tx.dialect !== "postgres") return;
+  await tx.one("SELECT pg_advisory_xact_lock(hashtextextended(?, 0)) AS locked", [`paidup-links:${charge}:${product}`]);
 }
 
 async function linksOf(db: Sql, charge: string, product: string, source: string): Promise<LinkRow[]> {
