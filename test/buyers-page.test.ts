@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
+import Fastify from "fastify";
+import { buyersPageRoutes } from "../src/http/buyers-page";
+import { WorkQueue } from "../src/http/event-queue";
 import { courseConfig, linkServer, linksIn, writeCourseFiles } from "./helpers/downloads-shop";
 import { InProcess, inProcess } from "./helpers/in-process";
 import { Shop } from "./helpers/shop";
@@ -96,3 +100,75 @@ test("a refunded purchase gets no fresh links", async () => {
   assert.equal(pageEmails("refunded-buyer@example.com").length, 0);
 });
 
+
+function post(email: string): Promise<Response> {
+  return fetch(`${server.url}/downloads`, { method: "POST", body: new URLSearchParams({ email }), headers: { "content-type": "application/x-www-form-urlencoded" } });
+}
+
+test("one client may POST 10 times a minute; beyond that 429 with Retry-After, and nothing is looked up or stored", async () => {
+  const charge = await buy("hammer@example.com");
+  p.clock.advance(2 * 60_000); // a minute of its own, whatever the tests before it asked
+  for (let i = 0; i < 10; i++) {
+    const res = await post(`stranger-${i}@example.com`);
+    assert.equal(res.status, 200);
+    await res.text();
+    p.clock.advance(1000);
+  }
+  await server.idle();
+  const refused = await post("hammer@example.com");
+  assert.equal(refused.status, 429);
+  const retryAfter = Number(refused.headers.get("retry-after"));
+  assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 51, `Retry-After ${refused.headers.get("retry-after")}`);
+  await refused.text();
+  await server.idle();
+  assert.equal(pageEmails("hammer@example.com").length, 0, "the refused request sent nothing");
+  assert.equal((await fetch(`${server.url}/downloads`)).status, 200, "the form itself is not limited");
+  // Once the oldest of the ten is a minute old, the client may POST again; the address's
+  // 15-minute window is still free, so the refused request stored nothing.
+  p.clock.advance(retryAfter * 1000);
+  assert.equal((await post("hammer@example.com")).status, 200);
+  await server.idle();
+  const mails = pageEmails("hammer@example.com");
+  assert.equal(mails.length, 1);
+  assert.match(mails[0]?.text ?? "", /\/d\//);
+  assert.ok(charge);
+});
+
+test("a full work line answers 503 and does not grow; the next POST after it drains is taken", async () => {
+  p.clock.advance(2 * 60_000);
+  const queue = new WorkQueue(p.deps.log, 3);
+  let release!: () => void;
+  const blocked = new Promise<void>((r) => (release = r));
+  queue.push("a slow job ahead", () => blocked);
+  const app = Fastify();
+  await app.register(buyersPageRoutes, { deps: p.deps, later: (what, job) => queue.tryPush(what, job) });
+  await app.listen({ host: "127.0.0.1", port: 0 });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/downloads`;
+  const send = (email: string) => fetch(url, { method: "POST", body: new URLSearchParams({ email }), headers: { "content-type": "application/x-www-form-urlencoded" } });
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await send(`line-${i}@example.com`);
+      statuses.push(res.status);
+      await res.text();
+    }
+    assert.deepEqual(statuses, [200, 200, 503, 503, 503]);
+    assert.equal(queue.size, 3, "the line held at its bound");
+    release();
+    await queue.idle();
+    assert.equal(queue.size, 0);
+    assert.equal((await send("line-after@example.com")).status, 200);
+    await queue.idle();
+  } finally {
+    release();
+    await app.close();
+  }
+});
+
+test("an address with nothing to send stores nothing: once it buys, its next request is answered at once", async () => {
+  p.clock.advance(2 * 60_000);
+  await ask("not-yet@example.com");
+  await buy("not-yet@example.com");
+  await ask("not-yet@example.com");
+  assert.equal(pageEmails("not-yet@example.com").length, 1, "no 15-minute window was taken by the first request");
+});

@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import type { Downloads } from "../config";
 import { shopNameFrom } from "../downloads/buyers-page";
 import { downloadVars } from "../downloads/links";
 import type { PassDeps } from "../pass/pass-deps";
@@ -18,19 +19,24 @@ export async function handleBuyerRequest(deps: PassDeps, rawEmail: string): Prom
   if (!ADDRESS.test(email) || email.length > 254 || !config.publicUrl || !mailer) return "not_an_address";
   const { ledger } = deps;
   const now = clock.now();
-  if (!(await ledger.takeBuyerRequest(email, now, BUYER_WINDOW_MS))) return "too_soon";
-
-  const sections: { product: string; files: { name: string; url: string; expires: string }[] }[] = [];
+  // Looked up before anything is written: an address with nothing to send (a stranger, a
+  // flood of made-up addresses) leaves no row behind.
+  const wanted: { charge: string; key: string; name: string; downloads: Downloads }[] = [];
   for (const charge of await ledger.deliveredChargesOf(email)) {
     if (await ledger.isRevoked(charge.id)) continue;
     for (const key of (charge.product ?? "").split(",").filter(Boolean)) {
       const product = config.products.find((p) => p.key === key);
-      if (!product?.downloads) continue;
-      const files = await downloadVars(ledger, { publicUrl: config.publicUrl, charge: charge.id, product: key, downloads: product.downloads, source: `page:${now}` }, now);
-      sections.push({ product: product.name, files });
+      if (product?.downloads) wanted.push({ charge: charge.id, key, name: product.name, downloads: product.downloads });
     }
   }
-  if (sections.length === 0) return "nothing_to_send";
+  if (wanted.length === 0) return "nothing_to_send";
+  if (!(await ledger.takeBuyerRequest(email, now, BUYER_WINDOW_MS))) return "too_soon";
+
+  const sections: { product: string; files: { name: string; url: string; expires: string }[] }[] = [];
+  for (const w of wanted) {
+    const files = await downloadVars(ledger, { publicUrl: config.publicUrl, charge: w.charge, product: w.key, downloads: w.downloads, source: `page:${now}` }, now);
+    sections.push({ product: w.name, files });
+  }
 
   const shop = shopNameFrom(config.from);
   const text = [

@@ -21,7 +21,15 @@ export interface HttpLimits {
    * limit: a flood must meet this cap, not EMFILE, which stops a Node server accepting at all.
    */
   maxConnections: number;
+  /**
+   * Work in line (webhook events, buyers' page requests) beyond which a buyers' page POST is
+   * answered 503: anyone can POST there, so what it queues must have a ceiling.
+   */
+  workQueueMax: number;
 }
+
+/** POST /downloads: per client IP, counted by each process (contract: 10 a minute). */
+export const BUYERS_PAGE_POSTS = Object.freeze({ limit: 10, windowMs: 60_000 });
 
 export const HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
   bodyLimit: 1024 * 1024,
@@ -31,4 +39,5 @@ export const HTTP_LIMITS: Readonly<HttpLimits> = Object.freeze({
   keepAliveTimeoutMs: 5_000,
   checkIntervalMs: 1_000,
   maxConnections: 512,
+  workQueueMax: 100,
 });

@@ -64,7 +64,7 @@ export function buildApp(opts: HttpServerOptions, queue: WorkQueue): FastifyInst
   app.register(stripeWebhooks, { secret: opts.stripeSecret, stripe: opts.stripe, deps, queue });
   app.register(health, { deps });
   app.register(downloadRoutes, { deps });
-  app.register(buyersPageRoutes, { deps, later: (what, job) => queue.push(what, job) });
+  app.register(buyersPageRoutes, { deps, later: (what, job) => queue.tryPush(what, job) });
   if (opts.resendSecret) app.register(resendWebhooks, { secret: opts.resendSecret, deps, queue });
   return app;
 }
@@ -75,7 +75,7 @@ export class HttpServer {
   private readonly app: FastifyInstance;
 
   constructor(private readonly opts: HttpServerOptions) {
-    this.queue = new WorkQueue(opts.deps.log);
+    this.queue = new WorkQueue(opts.deps.log, { ...HTTP_LIMITS, ...opts.limits }.workQueueMax);
     this.app = buildApp(opts, this.queue);
   }
 

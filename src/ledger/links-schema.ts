@@ -47,3 +47,9 @@ export const LINKS_SCHEMA = `
     last_at BIGINT NOT NULL
   );
 `;
+
+// Migration 5: POST /downloads looks up `lower(email) = ?` for anyone who asks; both backends
+// use an expression index when the query spells the same expression.
+export const BUYER_LOOKUP_INDEX = `
+  CREATE INDEX charges_by_email ON charges (lower(email));
+`;

@@ -39,7 +39,7 @@ export async function linkServer(deps: PassDeps): Promise<{ app: FastifyInstance
   const app = Fastify();
   let tail: Promise<void> = Promise.resolve();
   await app.register(downloadRoutes, { deps });
-  await app.register(buyersPageRoutes, { deps, later: (_what, job) => void (tail = tail.then(job)) });
+  await app.register(buyersPageRoutes, { deps, later: (_what, job) => ((tail = tail.then(job)), true) });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const { port } = app.server.address() as AddressInfo;
   return { app, url: `http://127.0.0.1:${port}`, idle: () => tail };

@@ -1,7 +1,7 @@
 import { STATE } from "../../states";
 import { DELIVERIES_SCHEMA } from "../deliveries-schema";
 import { EMAIL_EVENTS_SCHEMA } from "../email-events-schema";
-import { LINKS_SCHEMA } from "../links-schema";
+import { BUYER_LOOKUP_INDEX, LINKS_SCHEMA } from "../links-schema";
 
 // Ordered schema migrations for PostgreSQL: entry i takes the ledger from version i to i + 1,
 // each in its own transaction under an advisory lock, recorded in paidup_schema. The same
@@ -83,6 +83,8 @@ export const PG_MIGRATIONS: readonly string[] = [
     ADD CONSTRAINT charges_delivered_has_email CHECK (state NOT IN ('${STATE.delivered}', '${STATE.bounced}') OR email_id IS NOT NULL);
   ${EMAIL_EVENTS_SCHEMA}
   `,
+  // 5: the buyers' page lookup on lower(email) by index, as sqlite/migrations.ts entry 5.
+  BUYER_LOOKUP_INDEX,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -1,7 +1,7 @@
 import { STATE } from "../../states";
 import { DELIVERIES_SCHEMA } from "../deliveries-schema";
 import { EMAIL_EVENTS_SCHEMA } from "../email-events-schema";
-import { LINKS_SCHEMA } from "../links-schema";
+import { BUYER_LOOKUP_INDEX, LINKS_SCHEMA } from "../links-schema";
 
 // Ordered schema migrations: entry i takes the ledger from user_version i to i + 1, each in
 // its own transaction. Never edit a shipped entry; append a new one.
@@ -105,6 +105,8 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX charges_open ON charges (state) WHERE state NOT IN (${finalStates});
   ${EMAIL_EVENTS_SCHEMA}
   `,
+  // 5: the buyers' page finds an address's charges through an index, not a scan of every charge.
+  BUYER_LOOKUP_INDEX,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
