@@ -273,6 +273,11 @@ export function commitDelivered(db: Sql, chargeId: string, product: string, emai
 export interface FailedSend {
   error: string;
   outcomeUnknown: boolean;
+  /**
+   * Resend refused before trying (its daily or monthly quota): the refusal is logged, but it
+   * counts toward neither `attempts` nor the failed sends that `maxAttempts` limits.
+   */
+  notAnAttempt?: boolean;
   next: { state: typeof STATE.retrying; at: number; reason: string } | { state: typeof STATE.needsReview; reason: string };
 }
 
@@ -284,12 +289,13 @@ export function commitFailure(db: Sql, chargeId: string, product: string, owner:
   return db.transaction(async (tx) => {
     await lockCharge(tx, chargeId, now);
     await tx.exec(
-      `UPDATE deliveries SET state = ?, reason = ?, next_attempt_at = ?, attempts = attempts + 1,
-         failed_sends = failed_sends + 1, outcome_unknown = CASE WHEN ? = 1 THEN 1 ELSE outcome_unknown END,
+      `UPDATE deliveries SET state = ?, reason = ?, next_attempt_at = ?, attempts = attempts + ?,
+         failed_sends = failed_sends + ?, outcome_unknown = CASE WHEN ? = 1 THEN 1 ELSE outcome_unknown END,
          lease_owner = NULL, lease_until = NULL, state_since = ?, updated_at = ?
        WHERE charge_id = ? AND product = ? AND state = '${STATE.sending}' AND lease_owner = ?`,
       [
         failure.next.state, failure.next.reason, failure.next.state === STATE.retrying ? failure.next.at : null,
+        failure.notAnAttempt ? 0 : 1, failure.notAnAttempt ? 0 : 1,
         failure.outcomeUnknown ? 1 : 0, now, now, chargeId, product, owner,
       ],
     );

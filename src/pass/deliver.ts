@@ -156,6 +156,11 @@ async function nextAfterFailure(deps: PassDeps, chargeId: string, product: strin
   const failedBefore = (await deps.ledger.deliveries(chargeId)).find((d) => d.product === product)?.failed_sends ?? 0;
   const base = { error: result.reason, outcomeUnknown: result.outcomeUnknown };
   if (!result.retryable) return { ...base, next: { state: STATE.needsReview, reason: result.reason } };
+  if (result.quotaExceeded) {
+    // Resend refused it for the team's daily or monthly quota, not for this charge: the charge
+    // waits for the quota to refill, and the wait uses up none of its attempts (CONTRACT.md).
+    return { ...base, notAnAttempt: true, next: { state: STATE.retrying, at: deps.clock.now() + (result.retryAfterMs ?? 0), reason: result.reason } };
+  }
   if (failedBefore + 1 >= retry.maxAttempts) {
     return { ...base, next: { state: STATE.needsReview, reason: `gave up after ${failedBefore + 1} attempts; last error: ${result.reason}` } };
   }
