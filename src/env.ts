@@ -20,6 +20,8 @@ export interface Env {
   resendWebhookSecret?: string;
   /** PAIDUP_HEARTBEAT_URL: a push monitor pinged after every pass (its path is a secret). */
   heartbeatUrl?: string;
+  /** PAIDUP_ALERT_WEBHOOK_URL: every alert also POSTed here as JSON (its path and query are a secret). */
+  alertWebhookUrl?: string;
 }
 
 /** Reads `.env` from the working directory (never overriding the real environment). */
@@ -28,7 +30,7 @@ export function loadEnv(cwd = process.cwd()): Env {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   if (fs.existsSync(envFile)) (require("dotenv") as typeof import("dotenv")).config({ path: envFile, quiet: true });
   const e = process.env;
-  for (const secret of [e.STRIPE_SECRET_KEY, e.RESEND_API_KEY, e.STRIPE_WEBHOOK_SECRET, e.RESEND_WEBHOOK_SECRET, e.PAIDUP_HEARTBEAT_URL, passwordOf(e.PAIDUP_DATABASE_URL)]) registerSecret(secret);
+  for (const secret of [e.STRIPE_SECRET_KEY, e.RESEND_API_KEY, e.STRIPE_WEBHOOK_SECRET, e.RESEND_WEBHOOK_SECRET, e.PAIDUP_HEARTBEAT_URL, e.PAIDUP_ALERT_WEBHOOK_URL, passwordOf(e.PAIDUP_DATABASE_URL)]) registerSecret(secret);
   return {
     stripeSecretKey: e.STRIPE_SECRET_KEY || undefined,
     resendApiKey: e.RESEND_API_KEY || undefined,
@@ -38,6 +40,7 @@ export function loadEnv(cwd = process.cwd()): Env {
     databaseUrl: e.PAIDUP_DATABASE_URL || undefined,
     stripeApiBase: e.STRIPE_API_BASE || undefined,
     heartbeatUrl: e.PAIDUP_HEARTBEAT_URL || undefined,
+    alertWebhookUrl: e.PAIDUP_ALERT_WEBHOOK_URL || undefined,
     resendWebhookSecret: e.RESEND_WEBHOOK_SECRET || undefined,
   };
 }

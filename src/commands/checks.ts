@@ -8,6 +8,7 @@ import { checkAttachments } from "../delivery/payload";
 import { redact } from "../redact";
 import { keyMode, StripeSource, stripeClient } from "../stripe/stripe-source";
 import { downloadFileProblems } from "../downloads/files-check";
+import { webhookChannelFromEnv } from "../alerts";
 
 // `paidup check` and the daemon's start-up: every way a pass could fail for configuration
 // reasons, found before a buyer waits. Nothing here sends an email or changes the ledger.
@@ -61,8 +62,20 @@ export async function runChecks(env: Env): Promise<CheckResult[]> {
     }
     if (config.publicUrl) add("public URL", true, `download links start with ${config.publicUrl}/d/`);
   }
+  checkAlertWebhook(env, add);
   await checkLedger(env, stripeKey, add);
   return results;
+}
+
+/** PAIDUP_ALERT_WEBHOOK_URL, if set, must be an http(s) URL; only its host is shown. */
+function checkAlertWebhook(env: Env, add: Add): void {
+  if (!env.alertWebhookUrl) return;
+  try {
+    const channel = webhookChannelFromEnv(env.alertWebhookUrl);
+    add("alert webhook", true, `alerts are also POSTed to the ${channel?.shown ?? ""}`);
+  } catch (err) {
+    add("alert webhook", false, message(err));
+  }
 }
 
 type Add = (name: string, ok: boolean, detail: string, flags?: { productOnly?: boolean; transient?: boolean }) => void;

@@ -9,6 +9,7 @@ import { Mailer } from "../delivery/mailer";
 import type { PassDeps } from "../pass/pass-deps";
 import { keyMode, StripeSource, stripeClient } from "../stripe/stripe-source";
 import { checkKeyMode } from "./look-context";
+import { AlertChannel, EmailChannel, webhookChannelFromEnv } from "../alerts";
 
 export { LookContext, openLookContext } from "./look-context";
 
@@ -43,6 +44,8 @@ export async function openContext(opts: ContextOptions): Promise<Context> {
   const config = loadConfig(env.configPath);
   // What `check` would refuse, every sending command refuses too, before the ledger is touched.
   assertSendable(config, env.configPath);
+  // A webhook URL that cannot be one is a configuration error before anything is touched.
+  const webhook = webhookChannelFromEnv(env.alertWebhookUrl);
   const clock = opts.clock ?? systemClock;
   const stripe = new StripeSource(stripeClient(stripeKey, env.stripeApiBase), clock);
   stripe.onWarning = (message) => log.warn(message);
@@ -54,8 +57,16 @@ export async function openContext(opts: ContextOptions): Promise<Context> {
     throw ledger.asLedgerError(err);
   }
   const mailer = resendKey ? Mailer.create(resendKey, clock, config.resend.maxPerSecond, undefined, resendTimeoutMs()) : null;
-  const deps: PassDeps = { ledger, stripe, mailer, config, clock, log, owner: processOwner() };
+  const deps: PassDeps = { ledger, stripe, mailer, config, clock, log, owner: processOwner(), alertChannels: alertChannels(config, mailer, webhook) };
   return { env, config, ledger, deps, close: () => ledger.close() };
+}
+
+/** Every channel alerts go through: email to alertTo (when this command may send), the chat webhook. */
+export function alertChannels(config: Config, mailer: Mailer | null, webhook: AlertChannel | null): AlertChannel[] {
+  const channels: AlertChannel[] = [];
+  if (config.alertTo && mailer) channels.push(new EmailChannel(mailer, config.from, config.alertTo));
+  if (webhook) channels.push(webhook);
+  return channels;
 }
 
 /**

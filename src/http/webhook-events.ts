@@ -2,6 +2,7 @@ import { deliverCharge, ChargeOutcome } from "../pass/deliver";
 import type { EventRow } from "../ledger";
 import type { PassDeps } from "../pass/pass-deps";
 import { alertDisputesAfterDelivery } from "../pass/after-delivery";
+import { deliverAlerts } from "../pass/alerts";
 
 // Webhook events only say "look at this charge now". Their payload and order are never trusted:
 // the charge is fetched from the API and goes through the pass's own judge → claim → send → commit.
@@ -46,7 +47,10 @@ export async function handleEvent(deps: PassDeps, event: EventRow): Promise<Char
     if (charge) outcome = await deliverCharge(deps, charge, Number(await deps.ledger.getMeta("start_line")));
   }
   // A dispute of a delivered charge: the owner hears of it now, not at the next pass.
-  if (event.type === "charge.dispute.created" && outcome?.kind === "already_delivered") await alertDisputesAfterDelivery(deps);
+  if (event.type === "charge.dispute.created" && outcome?.kind === "already_delivered") {
+    await alertDisputesAfterDelivery(deps);
+    await deliverAlerts(deps);
+  }
   // A stop request before the claim leaves the event for the next start.
   if (outcome?.kind === "stopped") return outcome;
   // Marked only after the work: a crash before this line leaves the event for the next start.

@@ -1,4 +1,6 @@
 import type { LedgerState } from "../states";
+import * as alerts from "./alerts";
+import type { AlertMark, NewAlert, PendingAlertSend } from "./alerts";
 import * as charges from "./charges";
 import type { AttemptRow, ChargeFacts, ChargeRow, StateChange } from "./charges";
 import * as deliveryOps from "./deliveries";
@@ -143,6 +145,14 @@ export class Ledger {
   markDisputesAlerted = (charges: readonly string[]): Promise<void> => links.markDisputesAlerted(this.sql, charges);
   takeBuyerRequest = (email: string, now: number, windowMs: number): Promise<boolean> => links.takeBuyerRequest(this.sql, email, now, windowMs);
   deliveredChargesOf = (email: string): Promise<{ id: string; product: string | null; name: string | null; email: string }[]> => links.deliveredChargesOf(this.sql, email);
+
+  // Alerts to the owner (./alerts): recorded once, delivered per channel
+  recordAlert = (a: NewAlert, channels: readonly string[], mark: AlertMark, now: number): Promise<boolean> => alerts.recordAlert(this.sql, a, channels, mark, now);
+  pendingAlertSends = (channel: string, limit: number): Promise<PendingAlertSend[]> => alerts.pendingAlertSends(this.sql, channel, limit);
+  claimAlertSend = (alertId: string, channel: string, owner: string, now: number, leaseUntil: number): Promise<boolean> =>
+    alerts.claimAlertSend(this.sql, alertId, channel, owner, now, leaseUntil);
+  markAlertSent = (alertId: string, channel: string, owner: string, now: number): Promise<void> => alerts.markAlertSent(this.sql, alertId, channel, owner, now);
+  markAlertFailed = (alertId: string, channel: string, owner: string, error: string): Promise<void> => alerts.markAlertFailed(this.sql, alertId, channel, owner, error);
 
   // `paidup resend` (./resends)
   nextResendNumber = (charge: string): Promise<number> => resends.nextResendNumber(this.sql, charge);

@@ -3,6 +3,7 @@ import { formatAmount } from "../delivery/templates";
 import { redact } from "../redact";
 import { STATE } from "../states";
 import type { PassDeps } from "./pass-deps";
+import { channelsOf, recordAlert } from "./alerts";
 
 // Refunds and disputes of charges already delivered. Their download links stop working (410),
 // `status` lists them under afterDelivery, and a dispute alerts the owner once with the command
@@ -62,10 +63,10 @@ export async function pollAfterDelivery(deps: PassDeps): Promise<number> {
   return recorded;
 }
 
-/** One email per newly disputed delivered charge, naming `paidup evidence`. */
+/** One alert naming the newly disputed delivered charges and `paidup evidence`; returns how many. */
 export async function alertDisputesAfterDelivery(deps: PassDeps): Promise<number> {
-  const { config, mailer, ledger } = deps;
-  if (!config.alertTo || !mailer) return 0;
+  const { ledger } = deps;
+  if (channelsOf(deps).length === 0) return 0;
   const rows = await ledger.unalertedDisputes();
   if (rows.length === 0) return 0;
   const lines: string[] = [];
@@ -78,22 +79,16 @@ export async function alertDisputesAfterDelivery(deps: PassDeps): Promise<number
       `  proof of delivery: paidup evidence ${r.charge_id}   (add --attach to save it as draft evidence on the dispute)`,
     );
   }
-  const text = [
+  const body = [
     `${rows.length} delivered charge(s) were disputed. Their download links no longer work.`,
     "",
     ...lines,
     "",
     "Answer the dispute in Stripe's dashboard before its due date.",
   ].join("\n");
-  await mailer.waitTurn();
-  const key = `paidup-alert-disputed-${rows.map((r) => r.charge_id).join("-")}`.slice(0, 256);
-  const result = await mailer.send({ from: config.from, to: config.alertTo, subject: `[paidup] ${rows.length} delivered charge(s) disputed`, text }, key);
-  if (!result.ok) {
-    deps.log.error("dispute alert failed; it is tried again after the next pass", { error: result.reason });
-    return 0;
-  }
-  await ledger.markDisputesAlerted(rows.map((r) => r.charge_id));
-  return rows.length;
+  const ids = rows.map((r) => r.charge_id);
+  const recorded = await recordAlert(deps, { kind: "disputed", stamp: ids.join(","), subject: `[paidup] ${rows.length} delivered charge(s) disputed`, body, charges: ids }, { disputes: ids });
+  return recorded ? rows.length : 0;
 }
 
 /** The pass's step: poll, then alert. A failure here is logged and never fails the pass. */
@@ -103,5 +98,5 @@ export async function watchAfterDelivery(deps: PassDeps): Promise<void> {
   } catch (err) {
     deps.log.warn("could not read refund and dispute events from Stripe; webhooks and the next pass cover it", { error: redact(err instanceof Error ? err.message : String(err)) });
   }
-  await alertDisputesAfterDelivery(deps).catch((err: unknown) => deps.log.error("could not send the dispute alert", { error: redact(String(err)) }));
+  await alertDisputesAfterDelivery(deps).catch((err: unknown) => deps.log.error("could not record the dispute alert", { error: redact(String(err)) }));
 }

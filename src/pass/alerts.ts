@@ -1,14 +1,50 @@
 import crypto from "node:crypto";
+import { AlertChannel, deliverPendingAlerts, EmailChannel } from "../alerts";
 import { isoMs } from "../duration";
-import type { ChargeRow } from "../ledger";
+import type { AlertKind, AlertMark, ChargeRow } from "../ledger";
+import { redact } from "../redact";
+import { STATE } from "../states";
 import { lastSuccessAt } from "./pass-record";
 import type { PassDeps } from "./pass-deps";
 import { howToFix } from "./stuck-advice";
 import { formatAmount } from "../delivery/templates";
 
+// What to alert, decided once per pass and recorded once (with what it marks as alerted, in the
+// same transaction); the channels then deliver it, each on its own (../alerts/outbox.ts).
 // The owner hears about a stuck customer within one pass, once per stuck episode: `alerted` is
 // reset only when the charge is delivered, resolved, leaves the stuck states or is put back with
-// `retry`, so failed retries in a row mail nobody and fixing and re-breaking alerts again.
+// `retry`, so failed retries in a row alert nobody and fixing and re-breaking alerts again.
+// A channel's failure no longer leaves the charges unalerted: with Resend down, the webhook
+// still hears it once, and the email goes out once Resend is back.
+
+/** The channels alerts go through: the context's, or (tests building deps by hand) email to alertTo. */
+export function channelsOf(deps: PassDeps): readonly AlertChannel[] {
+  if (deps.alertChannels) return deps.alertChannels;
+  return deps.config.alertTo && deps.mailer ? [new EmailChannel(deps.mailer, deps.config.from, deps.config.alertTo)] : [];
+}
+
+/** An alert's id: its kind and a digest of what makes it this alert (two passes building it agree). */
+export function alertId(kind: AlertKind, stamp: string): string {
+  return `${kind}-${crypto.createHash("sha256").update(stamp).digest("hex").slice(0, 32)}`;
+}
+
+/** Records one alert for every configured channel, marking what it names; false with no channel. */
+export async function recordAlert(
+  deps: PassDeps,
+  a: { kind: AlertKind; stamp: string; subject: string; body: string; charges: readonly string[] },
+  mark: AlertMark,
+): Promise<boolean> {
+  const channels = channelsOf(deps);
+  if (channels.length === 0) return false;
+  const alert = { id: alertId(a.kind, a.stamp), kind: a.kind, subject: a.subject, body: a.body, charges: a.charges };
+  return deps.ledger.recordAlert(alert, channels.map((c) => c.name), mark, deps.clock.now());
+}
+
+/** Every recorded alert a channel has not taken yet, through that channel. Never throws. */
+export async function deliverAlerts(deps: PassDeps): Promise<void> {
+  const channels = channelsOf(deps);
+  if (channels.length > 0) await deliverPendingAlerts(deps, channels);
+}
 
 function describe(row: ChargeRow, maxAttempts: number, now: number): string {
   return [
@@ -18,53 +54,49 @@ function describe(row: ChargeRow, maxAttempts: number, now: number): string {
   ].join("\n");
 }
 
-async function sendAlert(deps: PassDeps, subject: string, text: string, key: string): Promise<boolean> {
-  const { config, mailer } = deps;
-  if (!config.alertTo || !mailer) return false;
-  await mailer.waitTurn();
-  const result = await mailer.send({ from: config.from, to: config.alertTo, subject, text }, key);
-  if (!result.ok && result.inFlightElsewhere) {
-    // Two daemons (or a daemon and a manual reconcile) found the same stuck charges and built the
-    // same alert: Resend is sending the other one's copy under the same key. Nothing failed.
-    deps.log.info("another paidup process is sending this same alert; it records it", { key });
-  } else if (!result.ok) {
-    deps.log.error("alert email failed; it is tried again after the next pass", { error: result.reason });
-  }
-  return result.ok;
-}
-
-/** One email listing every charge that became stuck since the last alert. */
+/**
+ * Records one alert per kind for the charges that became stuck since the last alert: bounced
+ * ones apart from the others (one alert, one kind). Returns how many charges were alerted.
+ */
 export async function alertNewlyStuck(deps: PassDeps): Promise<number> {
-  if (!deps.config.alertTo || !deps.mailer) return 0;
+  if (channelsOf(deps).length === 0) return 0;
   const rows = await deps.ledger.unalertedStuck(deps.clock.now() - deps.config.stuckAfterMs);
-  if (rows.length === 0) return 0;
-  const ids = rows.map((r) => r.id);
-  // state_since is in the key: a charge stuck again after a fix must make a new email, which a
-  // key made of the ids alone would not (Resend replays the first alert for 24 hours).
-  const stamp = rows.map((r) => `${r.id}@${r.state_since}`).join(",");
-  const key = `paidup-alert-${crypto.createHash("sha256").update(stamp).digest("hex").slice(0, 32)}`;
-  const text = [
-    `${rows.length} paid charge(s) need attention: the customer has not received what they paid for.`,
-    "",
-    ...rows.map((r) => describe(r, deps.config.retry.maxAttempts, deps.clock.now())),
-    "",
-    "paidup status   lists everything that is stuck.",
-  ].join("\n");
-  const sent = await sendAlert(deps, `[paidup] ${rows.length} charge(s) stuck`, text, key);
-  if (sent) await deps.ledger.markAlerted(ids);
-  return sent ? rows.length : 0;
+  const bounced = rows.filter((r) => r.state === STATE.bounced);
+  const stuck = rows.filter((r) => r.state !== STATE.bounced);
+  let alerted = 0;
+  if (stuck.length > 0) {
+    const ok = await recordCharges(deps, "stuck", stuck, `[paidup] ${stuck.length} charge(s) stuck`,
+      `${stuck.length} paid charge(s) need attention: the customer has not received what they paid for.`);
+    if (ok) alerted += stuck.length;
+  }
+  if (bounced.length > 0) {
+    const ok = await recordCharges(deps, "bounced", bounced, `[paidup] ${bounced.length} delivery email(s) bounced`,
+      `${bounced.length} paid charge(s) whose delivery email bounced: the customer has not received what they paid for.`);
+    if (ok) alerted += bounced.length;
+  }
+  return alerted;
 }
 
-/** Passes failing for longer than staleAfter: one alert per failing streak. */
+async function recordCharges(deps: PassDeps, kind: AlertKind, rows: ChargeRow[], subject: string, lead: string): Promise<boolean> {
+  const now = deps.clock.now();
+  const body = [lead, "", ...rows.map((r) => describe(r, deps.config.retry.maxAttempts, now)), "", "paidup status   lists everything that is stuck."].join("\n");
+  // state_since is in the id: a charge stuck again after a fix makes a new alert, which an id
+  // made of the charge ids alone would not (and Resend would replay the first one for 24 hours).
+  const stamp = rows.map((r) => `${r.id}@${r.state_since}`).join(",");
+  const ids = rows.map((r) => r.id);
+  return recordAlert(deps, { kind, stamp, subject, body, charges: ids }, { charges: ids });
+}
+
+/** Passes failing for longer than staleAfter: one alert per failing streak, delivered at once. */
 export async function alertFailingPasses(deps: PassDeps, error: string): Promise<void> {
   const { ledger, clock, config } = deps;
   const lastOk = await lastSuccessAt(ledger);
   if (lastOk !== null && clock.now() - lastOk <= config.staleAfterMs) return;
   if ((await ledger.getMeta("failure_alerted")) === "1") return;
   const since = lastOk === null ? "no pass has ever succeeded" : `the last successful pass finished ${isoMs(lastOk)}`;
-  const text = `paidup passes are failing and ${since}.\n\nLast error: ${error}\n\nUntil this is fixed, paid charges are not being delivered.\nRun: paidup status   and   paidup check`;
-  const key = `paidup-alert-failing-${lastOk ?? 0}`;
-  if (await sendAlert(deps, "[paidup] passes are failing", text, key)) await ledger.setMeta("failure_alerted", "1");
+  const body = `paidup passes are failing and ${since}.\n\nLast error: ${redact(error)}\n\nUntil this is fixed, paid charges are not being delivered.\nRun: paidup status   and   paidup check`;
+  await recordAlert(deps, { kind: "stale", stamp: String(lastOk ?? 0), subject: "[paidup] passes are failing", body, charges: [] }, { failingStreak: true });
+  await deliverAlerts(deps);
 }
 
 export function clearFailureAlert(deps: PassDeps): Promise<void> {

@@ -1,5 +1,5 @@
 import { BOUNCE_TYPES, EmailEvent } from "../ledger";
-import { alertNewlyStuck } from "./alerts";
+import { alertNewlyStuck, deliverAlerts } from "./alerts";
 import type { PassDeps } from "./pass-deps";
 
 // Resend's word on an email after it accepted it, from its webhook or from a pass asking
@@ -32,4 +32,5 @@ export async function recordEmailEvent(deps: PassDeps, e: EmailEvent): Promise<E
 /** After a webhook bounced a charge: the owner hears now, not at the next pass. */
 export async function alertBounces(deps: PassDeps): Promise<void> {
   await alertNewlyStuck(deps);
+  await deliverAlerts(deps);
 }

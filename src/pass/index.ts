@@ -4,5 +4,5 @@
 // send-pool.ts runs several such deliveries at once, never two of one charge.
 // After delivery: refunds and disputes noticed (after-delivery.ts), `resend` (resend-charge.ts)
 // and the proof for a dispute (evidence.ts), all on the same ledger and mailer.
-// May import: src/*.ts foundations, ledger/, stripe/, delivery/, downloads/.
+// May import: src/*.ts foundations, ledger/, stripe/, delivery/, downloads/, alerts/.
 export {};

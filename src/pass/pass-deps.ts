@@ -1,3 +1,4 @@
+import type { AlertChannel } from "../alerts";
 import type { Clock } from "../clock";
 import type { Config } from "../config";
 import type { Ledger } from "../ledger";
@@ -19,6 +20,11 @@ export interface PassDeps {
   owner: string;
   /** Aborted on SIGTERM/SIGINT: no new claim is made, the send in flight completes. */
   signal?: AbortSignal;
+  /**
+   * Where alerts go (email to alertTo, the chat webhook), as the command's context found them.
+   * Absent (tests that build deps by hand): email to alertTo through `mailer`, if both are set.
+   */
+  alertChannels?: readonly AlertChannel[];
   /** Counts passes, deliveries and failures for `GET /metrics`; absent in tests that don't look. */
   metrics?: Metrics;
 }

@@ -1,4 +1,4 @@
-import { alertFailingPasses, alertNewlyStuck, clearFailureAlert } from "./alerts";
+import { alertFailingPasses, alertNewlyStuck, clearFailureAlert, deliverAlerts } from "./alerts";
 import { watchAfterDelivery } from "./after-delivery";
 import { pollEmailStatus } from "./email-poll";
 import { recordPass } from "./pass-record";
@@ -40,8 +40,11 @@ export async function runPass(deps: PassDeps, opts: PassOptions = {}): Promise<P
     if (polled && polled.checked > 0) deps.log.info("asked Resend about sent emails", { checked: polled.checked, bounced: polled.bounced });
     await recordPass(deps.ledger, { startedAt, finishedAt: report.finishedAt, ok: true, counts: report.counts });
     await clearFailureAlert(deps);
-    await alertNewlyStuck(deps);
+    // A failing alert never fails a pass: recording it is logged if it fails, delivering never throws.
+    await alertNewlyStuck(deps).catch((err: unknown) => deps.log.error("could not record the stuck-charge alert", { error: redact(String(err)) }));
     await watchAfterDelivery(deps);
+    // Once, after every alert of this pass is recorded: this pass's and those a channel refused before.
+    await deliverAlerts(deps);
   }
   return report;
 }

@@ -2,6 +2,7 @@ import { STATE } from "../../states";
 import { DELIVERIES_SCHEMA } from "../deliveries-schema";
 import { EMAIL_EVENTS_SCHEMA } from "../email-events-schema";
 import { BUYER_LOOKUP_INDEX, LINKS_SCHEMA } from "../links-schema";
+import { ALERTS_SCHEMA } from "../alerts-schema";
 
 // Ordered schema migrations for PostgreSQL: entry i takes the ledger from version i to i + 1,
 // each in its own transaction under an advisory lock, recorded in paidup_schema. The same
@@ -85,6 +86,9 @@ export const PG_MIGRATIONS: readonly string[] = [
   `,
   // 5: the buyers' page lookup on lower(email) by index, as sqlite/migrations.ts entry 5.
   BUYER_LOOKUP_INDEX,
+  // 6: alerts recorded once by the pass that decides them, and one send per channel (email,
+  // chat webhook), each retried on its own until its channel takes it.
+  ALERTS_SCHEMA,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -2,6 +2,7 @@ import { STATE } from "../../states";
 import { DELIVERIES_SCHEMA } from "../deliveries-schema";
 import { EMAIL_EVENTS_SCHEMA } from "../email-events-schema";
 import { BUYER_LOOKUP_INDEX, LINKS_SCHEMA } from "../links-schema";
+import { ALERTS_SCHEMA } from "../alerts-schema";
 
 // Ordered schema migrations: entry i takes the ledger from user_version i to i + 1, each in
 // its own transaction. Never edit a shipped entry; append a new one.
@@ -107,6 +108,9 @@ export const MIGRATIONS: readonly string[] = [
   `,
   // 5: the buyers' page finds an address's charges through an index, not a scan of every charge.
   BUYER_LOOKUP_INDEX,
+  // 6: alerts recorded once by the pass that decides them, and one send per channel (email,
+  // chat webhook), each retried on its own until its channel takes it.
+  ALERTS_SCHEMA,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
