@@ -37,6 +37,15 @@ const downloadsSchema = z
   })
   .strict();
 
+const licenseSchema = z
+  .object({
+    activations: z.number().int().min(1).max(10_000).default(3),
+    expiresAfter: duration.optional(),
+    offlineFor: duration.default("7d"),
+    prefix: z.string().regex(/^[A-Z0-9]{1,16}$/, "must be 1–16 characters of A-Z and 0-9").optional(),
+  })
+  .strict();
+
 const productSchema = z
   .object({
     key: z.string().min(1),
@@ -48,6 +57,7 @@ const productSchema = z
     attachments: z.array(z.string().min(1)).default([]),
     links: z.record(z.string(), z.string().url()).default({}),
     downloads: downloadsSchema.optional(),
+    license: licenseSchema.optional(),
   })
   .strict()
   .refine((p) => p.text !== undefined || p.html !== undefined, "needs a text or an html template");
@@ -104,6 +114,17 @@ export interface Product {
   attachments: string[];
   links: Record<string, string>;
   downloads?: Downloads;
+  license?: License;
+}
+
+export interface License {
+  /** Activations per unit bought: the key's limit is this × the line item's quantity. */
+  activations: number;
+  /** null: the key never expires; else it runs from Resend's first acceptance of the email. */
+  expiresAfterMs: number | null;
+  /** How long a certificate lets an app work offline (never past the key's own expiry). */
+  offlineForMs: number;
+  prefix: string | null;
 }
 
 export interface Downloads {
@@ -157,7 +178,7 @@ export function loadConfig(configPath: string): Config {
     retry: { maxAttempts: c.retry.maxAttempts, delaysMs: c.retry.delays.map((d, i) => parseDuration(d, `retry.delays[${i}]`)) },
     resend: { maxPerSecond: c.resend.maxPerSecond },
     publicUrl: c.publicUrl?.replace(/\/+$/, ""),
-    products: c.products.map((p, i) => withDownloadsChecked(configPath, i, {
+    products: c.products.map((p, i) => withLicenseChecked(configPath, i, withDownloadsChecked(configPath, i, {
       key: p.key,
       name: p.name ?? p.key,
       match: p.match,
@@ -171,7 +192,13 @@ export function loadConfig(configPath: string): Config {
         expiresAfterMs: parseDuration(p.downloads.expiresAfter, `products[${i}].downloads.expiresAfter`),
         maxDownloads: p.downloads.maxDownloads,
       },
-    })),
+      license: p.license && {
+        activations: p.license.activations,
+        expiresAfterMs: p.license.expiresAfter === undefined ? null : parseDuration(p.license.expiresAfter, `products[${i}].license.expiresAfter`),
+        offlineForMs: parseDuration(p.license.offlineFor, `products[${i}].license.offlineFor`),
+        prefix: p.license.prefix ?? null,
+      },
+    }))),
   };
 }
 
@@ -204,3 +231,37 @@ function withDownloadsChecked(configPath: string, i: number, product: Product): 
   return product;
 }
 
+
+/** Every name a template mentions (placeholders and sections, nested ones too); unparsable: none (`check` reports it). */
+function templateNames(template: string): string[] {
+  let tokens: unknown[][];
+  try {
+    tokens = Mustache.parse(template) as unknown[][];
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  const walk = (list: unknown[][]): void => {
+    for (const t of list) {
+      if (["name", "&", "#", "^"].includes(String(t[0]))) out.push(String(t[1]));
+      if (Array.isArray(t[4])) walk(t[4] as unknown[][]);
+    }
+  };
+  walk(tokens);
+  return out;
+}
+
+/**
+ * A product sold with a license whose email never shows the key would take the buyer's money
+ * and give them nothing to enter; `{{license.…}}` in a product without one renders empty.
+ */
+function withLicenseChecked(configPath: string, i: number, product: Product): Product {
+  const names = [product.subject, product.textTemplate, product.htmlTemplate].flatMap((t) => (t === undefined ? [] : templateNames(t)));
+  if (product.license && !names.includes("license.key")) {
+    throw new UsageError(`config file ${configPath} is invalid:\n  products[${i}].license: no template of "${product.key}" uses {{license.key}}, so buyers would get no key`);
+  }
+  if (!product.license && names.some((n) => n === "license" || n.startsWith("license."))) {
+    throw new UsageError(`config file ${configPath} is invalid:\n  products[${i}]: a template uses {{license.…}} but the product has no "license"`);
+  }
+  return product;
+}

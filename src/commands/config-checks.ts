@@ -38,6 +38,7 @@ export function templateProblems(product: Product): string[] {
       renderEmail(product, {
         name: "Ada", email: "ada@example.com", product: product.name, charge: "ch_check", amount: "$1.00", links: product.links,
         downloads: product.downloads ? [{ name: "file.zip", url: "https://example.com/d/x", expires: "2026-01-01 00:00 UTC" }] : undefined,
+        license: product.license ? { key: "PREFIX-AAAAA-BBBBB", activations: product.license.activations, expires: "never" } : undefined,
       });
     } catch (err) {
       problems.push(`${field} does not parse: ${err instanceof Error ? err.message : String(err)}`);

@@ -14,6 +14,14 @@ export interface TemplateVars {
   links: Record<string, string>;
   /** A product with downloads: one entry per file, for a `{{#downloads}}…{{/downloads}}` section. */
   downloads?: DownloadVar[];
+  /** A product with a license: its key, activation limit and expiry date (or "never"). */
+  license?: LicenseVar;
+}
+
+export interface LicenseVar {
+  key: string;
+  activations: number;
+  expires: string;
 }
 
 export interface DownloadVar {
@@ -78,6 +86,7 @@ export function unknownPlaceholders(template: string): string[] {
     .filter((t) => t[0] === "#" && t[1] === "downloads")
     .flatMap((t) => ((t[4] ?? []) as unknown[][]).filter((s) => s[0] === "name" || s[0] === "&").map((s) => String(s[1])))
     .filter((n) => !["name", "url", "expires", "."].includes(n));
-  return [...names, ...inSections].filter((n) => !known.has(n) && !n.startsWith("links."));
+  const licenseNames = new Set(["license.key", "license.activations", "license.expires"]);
+  return [...names, ...inSections].filter((n) => !known.has(n) && !n.startsWith("links.") && !licenseNames.has(n));
 }
 

@@ -1,5 +1,6 @@
 import { LedgerState, OUTCOME, STATE } from "../states";
 import { appendAttempt, ChargeFacts, ChargeRow, getCharge } from "./charges";
+import { startLicenseExpiry } from "./licenses";
 import type { Sql } from "./sql";
 
 // One delivery per (charge, product): a purchase of three catalog products is three emails, each
@@ -266,6 +267,8 @@ export function commitDelivered(db: Sql, chargeId: string, product: string, emai
       [emailId, now, now, chargeId, product],
     );
     await appendAttempt(tx, chargeId, now, OUTCOME.delivered, { product, emailId });
+    // A license key's `expiresAfter` runs from Resend's first acceptance of the email carrying it.
+    await startLicenseExpiry(tx, chargeId, product, now);
     await syncCharge(tx, chargeId, now);
   });
 }

@@ -15,3 +15,4 @@ export type { TableCopy } from "./move";
 export * from "./open";
 export type { Dialect, Driver, Params, Sql } from "./sql";
 export type { AfterDeliveryEvent, AfterDeliveryRow, DownloadRequest, DownloadRequestRow, LinkId, LinkRow, NewLinks } from "./links";
+export type { Activation, DisabledBy, InstanceRow, LicenseRow, NewLicense } from "./licenses";

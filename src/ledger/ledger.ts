@@ -11,6 +11,8 @@ import * as events from "./events";
 import type { EventRow } from "./events";
 import * as links from "./links";
 import type { AfterDeliveryEvent, AfterDeliveryRow, DownloadRequest, DownloadRequestRow, LinkId, LinkRow, NewLinks } from "./links";
+import * as licenses from "./licenses";
+import type { Activation, InstanceRow, LicenseRow, NewLicense } from "./licenses";
 import * as meta from "./meta";
 import * as resends from "./resends";
 import type { MetaKey } from "./meta";
@@ -153,6 +155,22 @@ export class Ledger {
     alerts.claimAlertSend(this.sql, alertId, channel, owner, now, leaseUntil);
   markAlertSent = (alertId: string, channel: string, owner: string, now: number): Promise<void> => alerts.markAlertSent(this.sql, alertId, channel, owner, now);
   markAlertFailed = (alertId: string, channel: string, owner: string, error: string): Promise<void> => alerts.markAlertFailed(this.sql, alertId, channel, owner, error);
+
+  // License keys (./licenses): one per (charge, product), activations counted atomically
+  issueLicense = (req: NewLicense, now: number): Promise<LicenseRow> => licenses.issueLicense(this.sql, req, now);
+  licenseOf = (charge: string, product: string): Promise<LicenseRow | undefined> => licenses.licenseOf(this.sql, charge, product);
+  licenseByHash = (hash: string): Promise<LicenseRow | undefined> => licenses.licenseByHash(this.sql, hash);
+  licensesOfCharge = (charge: string): Promise<LicenseRow[]> => licenses.licensesOfCharge(this.sql, charge);
+  licensesOfCharges = (charges: readonly string[]): Promise<LicenseRow[]> => licenses.licensesOfCharges(this.sql, charges);
+  licenseInstances = (keyId: string): Promise<InstanceRow[]> => licenses.instancesOf(this.sql, keyId);
+  licenseInstancesOfCharge = (charge: string): Promise<(InstanceRow & { product: string })[]> => licenses.instancesOfCharge(this.sql, charge);
+  licenseInstance = (keyId: string, instanceId: string): Promise<InstanceRow | undefined> => licenses.getInstance(this.sql, keyId, instanceId);
+  activateLicense = (keyId: string, instance: { id: string; name: string; ip: string }, now: number): Promise<Activation> =>
+    licenses.activateLicense(this.sql, keyId, instance, now);
+  deactivateInstance = (keyId: string, instanceId: string, now: number): Promise<boolean> => licenses.deactivateInstance(this.sql, keyId, instanceId, now);
+  setLicenseEnabled = (keyId: string, enabled: boolean, now: number): Promise<boolean> => licenses.setLicenseEnabled(this.sql, keyId, enabled, now);
+  enableAfterDisputeWon = (charge: string, now: number): Promise<boolean> => licenses.enableAfterDisputeWon(this.sql, charge, now);
+  hasKeyDisabledByDispute = (charge: string): Promise<boolean> => licenses.hasKeyDisabledByDispute(this.sql, charge);
 
   // `paidup resend` (./resends)
   nextResendNumber = (charge: string): Promise<number> => resends.nextResendNumber(this.sql, charge);

@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import { disableForAfterDelivery } from "./licenses";
 import type { Sql } from "./sql";
 
 // Download links and what happened to them: the links each send rendered, every request made
@@ -177,7 +178,8 @@ export async function downloadsBefore(db: Sql, charge: string, at: number): Prom
 
 /**
  * A refund or dispute of a delivered charge, recorded once per kind (a webhook and a poll may both
- * see it). From then on every link of the charge answers 410. True if it was new.
+ * see it). From then on every link of the charge answers 410 and its license keys are disabled. True if
+ * it was new.
  */
 export async function recordAfterDelivery(db: Sql, charge: string, event: AfterDeliveryEvent, at: number, now: number): Promise<boolean> {
   return db.transaction(async (tx) => {
@@ -190,6 +192,8 @@ export async function recordAfterDelivery(db: Sql, charge: string, event: AfterD
       return false;
     }
     await tx.exec("INSERT INTO after_delivery (charge_id, event, at, noticed_at, downloads, alerted) VALUES (?, ?, ?, ?, ?, 0)", [charge, event, at, now, downloads]);
+    // In the same transaction: a key is never left active after its refund or dispute is recorded.
+    await disableForAfterDelivery(tx, charge, event, now);
     return true;
   });
 }

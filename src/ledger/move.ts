@@ -10,7 +10,7 @@ import type { Sql } from "./sql";
 // differs is never left behind, and the SQLite file is only read.
 
 /** Tables copied first, in this order (foreign keys point at `charges`); any other table follows. */
-export const LEDGER_TABLE_ORDER: readonly string[] = ["meta", "charges", "deliveries", "attempts", "events", "email_events", "email_checks", "alerts", "alert_sends"];
+export const LEDGER_TABLE_ORDER: readonly string[] = ["meta", "charges", "deliveries", "attempts", "events", "email_events", "email_checks", "alerts", "alert_sends", "license_keys"];
 
 export interface TableCopy {
   table: string;

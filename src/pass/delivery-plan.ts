@@ -1,6 +1,6 @@
 import path from "node:path";
 import type Stripe from "stripe";
-import { findProducts, once } from "../delivery/catalog";
+import { CheckoutLookup, findProducts, once } from "../delivery/catalog";
 import type { Product } from "../config";
 import { ChargeFacts, ChargeRow, DeliveryRow, IDEMPOTENCY_WINDOW_MS, PlannedDelivery } from "../ledger";
 import type { PassDeps } from "./pass-deps";
@@ -9,6 +9,7 @@ import { findRecipient } from "../delivery/recipient";
 import { STATE } from "../states";
 import { DownloadVar, formatAmount, renderEmail } from "../delivery/templates";
 import { downloadVars, LINK_PATH } from "../downloads/links";
+import { licenseVar, LicenseVar } from "../licenses/issue";
 
 // What a charge is to be sent: its products (one email each) with their rendered payloads, or
 // the reason a human has to look at the charge as a whole (no product, no email).
@@ -37,6 +38,7 @@ export function factsOf(charge: Stripe.Charge): ChargeFacts {
 export async function planDelivery(deps: PassDeps, charge: Stripe.Charge, row: ChargeRow | undefined, existing: readonly DeliveryRow[], dryRun: boolean): Promise<Planned> {
   if (row && row.email && existing.length > 0) {
     const facts = { ...factsOf(charge), email: row.email, name: row.name, product: row.product };
+    const checkout = checkoutOf(deps, charge);
     const rendered = new Map<string, StoredPayload>();
     const now = deps.clock.now();
     const deliveries: PlannedDelivery[] = [];
@@ -47,14 +49,13 @@ export async function planDelivery(deps: PassDeps, charge: Stripe.Charge, row: C
       const product = deps.config.products.find((p) => p.key === d.product);
       if (reusable) deliveries.push({ product: d.product, payload: d.payload });
       else if (!product) deliveries.push({ product: d.product, payload: null, reason: `product ${d.product} is no longer in the catalog` });
-      else deliveries.push(await render(deps, charge, product, row.email, row.name, rendered, dryRun));
+      else deliveries.push(await render(deps, charge, product, row.email, row.name, rendered, dryRun, checkout));
     }
     return { kind: "plan", plan: { facts, deliveries, rendered } };
   }
 
   const { config, stripe } = deps;
-  const paymentIntent = typeof charge.payment_intent === "string" ? charge.payment_intent : (charge.payment_intent?.id ?? null);
-  const checkout = once(async () => (paymentIntent ? stripe.checkoutFacts(paymentIntent) : null));
+  const checkout = checkoutOf(deps, charge);
   const products = await findProducts(config.products, charge, checkout);
   const recipient = await findRecipient(charge, stripe, checkout);
   const keys = products.map((p) => p.key).join(",") || null;
@@ -68,12 +69,19 @@ export async function planDelivery(deps: PassDeps, charge: Stripe.Charge, row: C
   const email = recipient.email;
   const rendered = new Map<string, StoredPayload>();
   const deliveries: PlannedDelivery[] = [];
-  for (const p of products) deliveries.push(await render(deps, charge, p, email, recipient.name, rendered, dryRun));
+  for (const p of products) deliveries.push(await render(deps, charge, p, email, recipient.name, rendered, dryRun, checkout));
   return { kind: "plan", plan: { facts, deliveries, rendered } };
+}
+
+/** The charge's Checkout Session facts, looked up at most once and only when asked. */
+function checkoutOf(deps: PassDeps, charge: Stripe.Charge): CheckoutLookup {
+  const paymentIntent = typeof charge.payment_intent === "string" ? charge.payment_intent : (charge.payment_intent?.id ?? null);
+  return once(async () => (paymentIntent ? deps.stripe.checkoutFacts(paymentIntent) : null));
 }
 
 async function render(
   deps: PassDeps, charge: Stripe.Charge, product: Product, email: string, name: string | null, out: Map<string, StoredPayload>, dryRun: boolean,
+  checkout: CheckoutLookup,
 ): Promise<PlannedDelivery> {
   const rendered = renderEmail(product, {
     name: name ?? "",
@@ -83,6 +91,7 @@ async function render(
     amount: formatAmount(charge.amount, charge.currency),
     links: product.links,
     downloads: await downloadsFor(deps, charge.id, product, dryRun),
+    license: await licenseFor(deps, charge, product, dryRun, checkout),
   });
   try {
     const payload: StoredPayload = buildPayload(product, rendered, email, deps.config.from, deps.config.replyTo);
@@ -104,4 +113,30 @@ async function downloadsFor(deps: PassDeps, chargeId: string, product: Product, 
   if (!downloads || !publicUrl) return undefined;
   if (dryRun) return downloads.files.map((f) => ({ name: path.basename(f), url: `${publicUrl}${LINK_PATH}(made when sent)`, expires: "(when sent)" }));
   return downloadVars(deps.ledger, { publicUrl, charge: chargeId, product: product.key, downloads, source: "send" }, deps.clock.now());
+}
+
+/**
+ * The purchase's license key, stored before the email is rendered (see licenses/issue.ts). Its
+ * activation limit is `activations` × the quantity of the product's line item.
+ */
+async function licenseFor(deps: PassDeps, charge: Stripe.Charge, product: Product, dryRun: boolean, checkout: CheckoutLookup): Promise<LicenseVar | undefined> {
+  const { license } = product;
+  if (!license) return undefined;
+  if (dryRun) return { key: "(made when sent)", activations: license.activations, expires: license.expiresAfterMs === null ? "never" : "(when sent)" };
+  const existing = await deps.ledger.licenseOf(charge.id, product.key);
+  const quantity = existing ? 1 : await lineItemQuantity(product, checkout);
+  const customerId = typeof charge.customer === "string" ? charge.customer : (charge.customer?.id ?? null);
+  return licenseVar(deps.ledger, { charge: charge.id, product: product.key, license, quantity, customerId }, deps.clock.now());
+}
+
+/** How many units of the product the purchase's line items hold (1 without line items). */
+export async function lineItemQuantity(product: Product, checkout: CheckoutLookup): Promise<number> {
+  const ids = [product.match.price, product.match.product].filter((id): id is string => id !== undefined);
+  if (ids.length === 0) return 1;
+  const facts = await checkout();
+  for (const id of ids) {
+    const q = facts?.quantities[id];
+    if (q !== undefined && q > 0) return q;
+  }
+  return 1;
 }

@@ -2,6 +2,7 @@ import type { Product } from "../config";
 import { buildPayload, ProductFileError, toSendable } from "../delivery/payload";
 import { formatAmount, renderEmail } from "../delivery/templates";
 import { downloadVars } from "../downloads/links";
+import { licenseVar } from "../licenses/issue";
 import { EXIT, PaidupError, UsageError } from "../errors";
 import type { PassDeps } from "./pass-deps";
 
@@ -59,9 +60,13 @@ export async function resendCharge(deps: PassDeps, chargeId: string, toFlag: str
     const downloads = product.downloads && config.publicUrl
       ? await downloadVars(ledger, { publicUrl: config.publicUrl, charge: chargeId, product: product.key, downloads: product.downloads, source: `r${run}` }, clock.now())
       : undefined;
+    // The same key the first email carried (made now only for a purchase that predates the product's license).
+    const license = product.license
+      ? await licenseVar(ledger, { charge: chargeId, product: product.key, license: product.license, quantity: 1, customerId: null }, clock.now())
+      : undefined;
     const rendered = renderEmail(product, {
       name: row.name ?? "", email: to, product: product.name, charge: chargeId,
-      amount: formatAmount(row.amount, row.currency), links: product.links, downloads,
+      amount: formatAmount(row.amount, row.currency), links: product.links, downloads, license,
     });
     let payload;
     try {

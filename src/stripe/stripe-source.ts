@@ -15,6 +15,8 @@ export interface CheckoutFacts {
   paymentLink: string | null;
   prices: string[];
   products: string[];
+  /** Each line item's quantity, by its price id and by its product id. */
+  quantities: Record<string, number>;
   metadata: Record<string, string>;
   email: string | null;
   name: string | null;
@@ -165,16 +167,20 @@ export class StripeSource {
     const items = await this.call("list checkout line items", () => this.stripe.checkout.sessions.listLineItems(session.id, { limit: 100 }));
     const prices: string[] = [];
     const products: string[] = [];
+    const quantities: Record<string, number> = {};
     for (const item of items.data) {
       if (!item.price) continue;
+      const product = typeof item.price.product === "string" ? item.price.product : item.price.product.id;
       prices.push(item.price.id);
-      products.push(typeof item.price.product === "string" ? item.price.product : item.price.product.id);
+      products.push(product);
+      for (const id of [item.price.id, product]) quantities[id] = (quantities[id] ?? 0) + (item.quantity ?? 1);
     }
     return {
       sessionId: session.id,
       paymentLink: typeof session.payment_link === "string" ? session.payment_link : (session.payment_link?.id ?? null),
       prices,
       products,
+      quantities,
       metadata: (session.metadata ?? {}) as Record<string, string>,
       email: session.customer_details?.email ?? null,
       name: session.customer_details?.name ?? null,

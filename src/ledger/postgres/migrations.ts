@@ -3,6 +3,7 @@ import { DELIVERIES_SCHEMA } from "../deliveries-schema";
 import { EMAIL_EVENTS_SCHEMA } from "../email-events-schema";
 import { BUYER_LOOKUP_INDEX, LINKS_SCHEMA } from "../links-schema";
 import { ALERTS_SCHEMA } from "../alerts-schema";
+import { LICENSES_SCHEMA } from "../licenses-schema";
 
 // Ordered schema migrations for PostgreSQL: entry i takes the ledger from version i to i + 1,
 // each in its own transaction under an advisory lock, recorded in paidup_schema. The same
@@ -89,6 +90,8 @@ export const PG_MIGRATIONS: readonly string[] = [
   // 6: alerts recorded once by the pass that decides them, and one send per channel (email,
   // chat webhook), each retried on its own until its channel takes it.
   ALERTS_SCHEMA,
+  // 7: license keys and their activations, as sqlite/migrations.ts entry 7.
+  LICENSES_SCHEMA,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

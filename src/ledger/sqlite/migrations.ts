@@ -3,6 +3,7 @@ import { DELIVERIES_SCHEMA } from "../deliveries-schema";
 import { EMAIL_EVENTS_SCHEMA } from "../email-events-schema";
 import { BUYER_LOOKUP_INDEX, LINKS_SCHEMA } from "../links-schema";
 import { ALERTS_SCHEMA } from "../alerts-schema";
+import { LICENSES_SCHEMA } from "../licenses-schema";
 
 // Ordered schema migrations: entry i takes the ledger from user_version i to i + 1, each in
 // its own transaction. Never edit a shipped entry; append a new one.
@@ -111,6 +112,8 @@ export const MIGRATIONS: readonly string[] = [
   // 6: alerts recorded once by the pass that decides them, and one send per channel (email,
   // chat webhook), each retried on its own until its channel takes it.
   ALERTS_SCHEMA,
+  // 7: license keys and their activations (the shared schema, as on PostgreSQL).
+  LICENSES_SCHEMA,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
