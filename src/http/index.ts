@@ -2,7 +2,7 @@
 // timeouts shared by every route (limits.ts), and one plugin per route group: Stripe webhooks
 // recorded once and handed to the pass's deliver path, health (and metrics), download links
 // (downloads.ts), the buyers' page (buyers-page.ts, its work in buyer-request.ts); Resend
-// webhooks go beside them.
+// webhooks go beside them; the license API (licenses.ts), limited per client by per-ip-limit.ts.
 // May import: src/*.ts foundations, ledger/, stripe/, delivery/, downloads/, pass/.
 export { HttpServer } from "./server";
 export type { HttpServerOptions } from "./server";

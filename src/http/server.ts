@@ -8,6 +8,7 @@ import { buyersPageRoutes } from "./buyers-page";
 import { downloadRoutes } from "./downloads";
 import { health } from "./health";
 import { HTTP_LIMITS, HttpLimits } from "./limits";
+import { licenseRoutes } from "./licenses";
 import { resendWebhooks } from "./resend-webhooks";
 import { stripeWebhooks } from "./stripe-webhooks";
 
@@ -65,6 +66,7 @@ export function buildApp(opts: HttpServerOptions, queue: WorkQueue): FastifyInst
   app.register(health, { deps });
   app.register(downloadRoutes, { deps });
   app.register(buyersPageRoutes, { deps, later: (what, job) => queue.tryPush(what, job) });
+  app.register(licenseRoutes, { deps });
   if (opts.resendSecret) app.register(resendWebhooks, { secret: opts.resendSecret, deps, queue });
   return app;
 }
