@@ -3,7 +3,7 @@
 // recorded once and handed to the pass's deliver path, health (and metrics), download links
 // (downloads.ts), the buyers' page (buyers-page.ts, its work in buyer-request.ts); Resend
 // webhooks go beside them; the license API (licenses.ts), limited per client by per-ip-limit.ts.
-// May import: src/*.ts foundations, ledger/, stripe/, delivery/, downloads/, pass/.
+// May import: src/*.ts foundations, ledger/, stripe/, delivery/, downloads/, licenses/, pass/.
 export { HttpServer } from "./server";
 export type { HttpServerOptions } from "./server";
 export { HTTP_LIMITS } from "./limits";
