@@ -11,6 +11,8 @@ import { redact } from "./redact";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require("../../package.json") as { version: string };
 
+type AnnounceFlagsCli = { subject: string; text: string; html?: string; dryRun?: boolean; json?: boolean };
+
 type Action = () => Promise<ExitCode> | ExitCode;
 
 /* eslint-disable @typescript-eslint/no-require-imports -- A command's module, and with it the
@@ -28,6 +30,7 @@ const commands = {
   check: () => require("./commands/check") as typeof import("./commands/check"),
   resend: () => require("./commands/resend") as typeof import("./commands/resend"),
   evidence: () => require("./commands/evidence") as typeof import("./commands/evidence"),
+  announce: () => require("./commands/announce") as typeof import("./commands/announce"),
   moveLedger: () => require("./commands/move-ledger") as typeof import("./commands/move-ledger"),
 };
 const commander = () => require("commander") as typeof import("commander");
@@ -130,6 +133,16 @@ export function buildProgram(setExit: (code: ExitCode) => void): Command {
     .option("--json", "print the evidence as JSON")
     .option("--attach", "save it as draft evidence on the charge's open dispute (needs dispute write access)")
     .action(async (id: string, opts: { json?: boolean; attach?: boolean }) => run(() => commands.evidence().evidenceCommand(id, opts))());
+
+  program
+    .command("announce <product>")
+    .description("email every past buyer of <product> once (an update, a new version); resumable, one-click unsubscribe")
+    .requiredOption("--subject <text>", "the subject (a template: {{name}}, {{product}}, …)")
+    .requiredOption("--text <file>", "the text body (a template with {{name}}, {{email}}, {{product}}, {{unsubscribe}}, {{#downloads}}…)")
+    .option("--html <file>", "an HTML body too")
+    .option("--dry-run", "send and record nothing; print the audience, start or resume, and one rendered sample")
+    .option("--json", "print the counts as JSON")
+    .action(async (product: string, opts: AnnounceFlagsCli) => run(() => commands.announce().announceCommand(product, opts, stopSignal()))());
 
   program
     .command("check")

@@ -7,7 +7,7 @@ import { test } from "node:test";
 // layer (ledger/, stripe/) never import each other. src/*.ts are the foundations, except cli.ts.
 
 const SRC = path.resolve(__dirname, "..", "..", "src");
-const LAYER: Record<string, number> = { "": 0, ledger: 1, stripe: 1, delivery: 2, downloads: 2, licenses: 2, alerts: 2.5, pass: 3, http: 4, commands: 5, cli: 6 };
+const LAYER: Record<string, number> = { "": 0, ledger: 1, stripe: 1, delivery: 2, downloads: 2, licenses: 2, alerts: 2.5, announce: 3, pass: 3, http: 4, commands: 5, cli: 6 };
 
 function files(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith(".ts") ? [path.join(dir, e.name)] : []));

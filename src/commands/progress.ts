@@ -31,3 +31,14 @@ export function progressReporter(enabled: boolean): ProgressReporter {
     },
   };
 }
+
+/** A bar of `done` out of `total` on a terminal (stderr); nothing under cron or on a pipe. */
+export function countProgress(enabled: boolean, total: number, done: number, label: string): { add: (n: number) => void; stop: () => void } {
+  if (!enabled || !process.stderr.isTTY || total === 0) return { add: () => undefined, stop: () => undefined };
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: `{bar} {value}/{total} ${label} | {percentage}% | {duration_formatted}`, noTTYOutput: false },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(total, done);
+  return { add: (n) => bar.increment(n), stop: () => bar.stop() };
+}

@@ -11,6 +11,7 @@ import { HTTP_LIMITS, HttpLimits } from "./limits";
 import { licenseRoutes } from "./licenses";
 import { resendWebhooks } from "./resend-webhooks";
 import { stripeWebhooks } from "./stripe-webhooks";
+import { unsubscribeRoutes } from "./unsubscribe";
 
 export interface HttpServerOptions {
   host: string;
@@ -67,6 +68,7 @@ export function buildApp(opts: HttpServerOptions, queue: WorkQueue): FastifyInst
   app.register(downloadRoutes, { deps });
   app.register(buyersPageRoutes, { deps, later: (what, job) => queue.tryPush(what, job) });
   app.register(licenseRoutes, { deps });
+  app.register(unsubscribeRoutes, { deps });
   if (opts.resendSecret) app.register(resendWebhooks, { secret: opts.resendSecret, deps, queue });
   return app;
 }

@@ -3,6 +3,8 @@
 // drivers per backend in sqlite/ and postgres/). Callers use the `Ledger` object's named async
 // operations, never the SQL functions behind them. May import: src/*.ts foundations only.
 export type { AlertKind, AlertMark, AlertRow, NewAlert, PendingAlertSend } from "./alerts";
+export { BATCH, RECIPIENT } from "./announcements";
+export type { AnnouncementRow, AudienceCandidate, BatchRow, BatchState, BuyerAnnouncement, NewAnnouncement, NewRecipient, RecipientRow, RecipientState } from "./announcements";
 export type { AttemptRow, ChargeFacts, ChargeRow, StateChange } from "./charges";
 export { IDEMPOTENCY_WINDOW_MS, SAFE_REPLAY_MS, LEASE_MS, sendKeyFor, UNKNOWN_OUTCOME_REASON } from "./deliveries";
 export type { ClaimedDelivery, ClaimResult, DeliveryRow, FailedSend, PlannedDelivery } from "./deliveries";

@@ -1,6 +1,8 @@
 import type { LedgerState } from "../states";
 import * as alerts from "./alerts";
 import type { AlertMark, NewAlert, PendingAlertSend } from "./alerts";
+import * as announce from "./announcements";
+import type { AnnouncementRow, AudienceCandidate, BatchRow, BatchState, BuyerAnnouncement, NewAnnouncement, RecipientRow, RecipientState } from "./announcements";
 import * as charges from "./charges";
 import type { AttemptRow, ChargeFacts, ChargeRow, StateChange } from "./charges";
 import * as deliveryOps from "./deliveries";
@@ -176,4 +178,34 @@ export class Ledger {
   nextResendNumber = (charge: string): Promise<number> => resends.nextResendNumber(this.sql, charge);
   recordResent = (r: { charge: string; emailId: string; note: string; to: string | null; now: number }): Promise<void> => resends.recordResent(this.sql, r);
   recordResendFailed = (charge: string, error: string, note: string, now: number): Promise<void> => resends.recordResendFailed(this.sql, charge, error, note, now);
+
+  // Announcements to past buyers (./announcements): the audience stored once, recorded batches
+  // claimed → sent outside any transaction → committed on Resend's ids; unsubscribed addresses.
+  getAnnouncement = (id: string): Promise<AnnouncementRow | undefined> => announce.getAnnouncement(this.sql, id);
+  audienceCandidates = (product: string): Promise<AudienceCandidate[]> => announce.audienceCandidates(this.sql, product);
+  latestPurchaseBounced = (): Promise<Map<string, boolean>> => announce.latestPurchaseBounced(this.sql);
+  unsubscribedAddresses = (): Promise<Set<string>> => announce.unsubscribedAddresses(this.sql);
+  createAnnouncement = (a: NewAnnouncement, now: number): Promise<boolean> => announce.createAnnouncement(this.sql, a, now);
+  recipientCounts = (id: string): Promise<Record<RecipientState, number>> => announce.recipientCounts(this.sql, id);
+  lockAnnouncement = (id: string, now: number): Promise<void> => announce.lockAnnouncement(this.sql, id, now);
+  batchesInState = (id: string, state: BatchState): Promise<BatchRow[]> => announce.batchesInState(this.sql, id, state);
+  batchMembers = (key: string): Promise<RecipientRow[]> => announce.batchMembers(this.sql, key);
+  pendingRecipients = (id: string, limit: number): Promise<RecipientRow[]> => announce.pendingRecipients(this.sql, id, limit);
+  skipUnsubscribed = (id: string, positions: readonly number[], now: number): Promise<void> => announce.skipUnsubscribed(this.sql, id, positions, now);
+  nextBatchNumber = (id: string): Promise<number> => announce.nextBatchNumber(this.sql, id);
+  recordBatch = (b: Parameters<typeof announce.recordBatch>[1], now: number): Promise<void> => announce.recordBatch(this.sql, b, now);
+  takeOverBatch = (key: string, owner: string, leaseMs: number, now: number, deadOwner: string | null): Promise<boolean> =>
+    announce.takeOverBatch(this.sql, key, owner, leaseMs, now, deadOwner);
+  renewBatchLease = (key: string, owner: string, leaseMs: number, now: number): Promise<boolean> => announce.renewBatchLease(this.sql, key, owner, leaseMs, now);
+  commitBatchSent = (key: string, ids: readonly string[], now: number): Promise<void> => announce.commitBatchSent(this.sql, key, ids, now);
+  commitBatchFailed = (key: string, error: string, now: number): Promise<void> => announce.commitBatchFailed(this.sql, key, error, now);
+  splitBatch = (key: string, halves: Parameters<typeof announce.splitBatch>[2], owner: string, leaseMs: number, error: string, now: number): Promise<void> =>
+    announce.splitBatch(this.sql, key, halves, owner, leaseMs, error, now);
+  releaseBatch = (key: string, owner: string, error: string, now: number): Promise<void> => announce.releaseBatch(this.sql, key, owner, error, now);
+  expireBatch = (key: string, error: string, now: number): Promise<void> => announce.expireBatch(this.sql, key, error, now);
+  startLinkExpiry = (key: string, source: string, acceptedAt: number): Promise<void> => announce.startLinkExpiry(this.sql, key, source, acceptedAt);
+  unsubscribe = (email: string, source: string, now: number): Promise<boolean> => announce.unsubscribe(this.sql, email, source, now);
+  isUnsubscribed = (email: string): Promise<boolean> => announce.isUnsubscribed(this.sql, email);
+  announcementsOf = (email: string): Promise<BuyerAnnouncement[]> => announce.announcementsOf(this.sql, email);
+  peekLinkKey = (): Promise<string | undefined> => announce.peekLinkKey(this.sql);
 }

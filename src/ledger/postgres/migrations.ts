@@ -4,6 +4,7 @@ import { EMAIL_EVENTS_SCHEMA } from "../email-events-schema";
 import { BUYER_LOOKUP_INDEX, LINKS_SCHEMA } from "../links-schema";
 import { ALERTS_SCHEMA } from "../alerts-schema";
 import { LICENSES_SCHEMA } from "../licenses-schema";
+import { ANNOUNCEMENTS_SCHEMA } from "../announcements-schema";
 
 // Ordered schema migrations for PostgreSQL: entry i takes the ledger from version i to i + 1,
 // each in its own transaction under an advisory lock, recorded in paidup_schema. The same
@@ -92,6 +93,8 @@ export const PG_MIGRATIONS: readonly string[] = [
   ALERTS_SCHEMA,
   // 7: license keys and their activations, as sqlite/migrations.ts entry 7.
   LICENSES_SCHEMA,
+  // 8: announcements to past buyers, their recipients and recorded batches; unsubscribed addresses.
+  ANNOUNCEMENTS_SCHEMA,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

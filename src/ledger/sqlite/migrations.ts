@@ -4,6 +4,7 @@ import { EMAIL_EVENTS_SCHEMA } from "../email-events-schema";
 import { BUYER_LOOKUP_INDEX, LINKS_SCHEMA } from "../links-schema";
 import { ALERTS_SCHEMA } from "../alerts-schema";
 import { LICENSES_SCHEMA } from "../licenses-schema";
+import { ANNOUNCEMENTS_SCHEMA } from "../announcements-schema";
 
 // Ordered schema migrations: entry i takes the ledger from user_version i to i + 1, each in
 // its own transaction. Never edit a shipped entry; append a new one.
@@ -114,6 +115,8 @@ export const MIGRATIONS: readonly string[] = [
   ALERTS_SCHEMA,
   // 7: license keys and their activations (the shared schema, as on PostgreSQL).
   LICENSES_SCHEMA,
+  // 8: announcements to past buyers, their recipients and recorded batches; unsubscribed addresses.
+  ANNOUNCEMENTS_SCHEMA,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
