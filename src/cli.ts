@@ -147,7 +147,8 @@ export function buildProgram(setExit: (code: ExitCode) => void): Command {
   program
     .command("check")
     .description("validate keys, config, templates, attachments and the ledger without delivering")
-    .action(async () => run(() => commands.check().checkCommand())());
+    .option("--alert", "also send one test alert through every alert channel (email to alertTo, PAIDUP_ALERT_WEBHOOK_URL)")
+    .action(async (opts: { alert?: boolean }) => run(() => commands.check().checkCommand(opts))());
 
   program
     .command("move-ledger")
