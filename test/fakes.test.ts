@@ -6,6 +6,7 @@ import Stripe from "stripe";
 import { Resend } from "resend";
 import { FakeStripe, stripeClientOptions } from "./fakes/fake-stripe";
 import { FakeResend, dailyQuotaFault } from "./fakes/fake-resend";
+import { FIXED_FRACTIONAL, RESEND_LIKE } from "./fakes/rate-window";
 
 const KEY = "sk_test_fake_right_1234";
 
@@ -219,6 +220,35 @@ describe("FakeResend with the resend SDK", () => {
       assert.equal((await resend.emails.send(email())).error, null);
       fake.addFault(dailyQuotaFault());
       assert.equal((await resend.emails.send(email())).error?.name, "daily_quota_exceeded");
+    });
+  });
+
+  test("Resend-like rate mode: a sliding second, ratelimit-reset in whole seconds", async () => {
+    let now = 10_000;
+    await withResend({ ratePerSecond: 2, rateMode: RESEND_LIKE, rateNow: () => now }, async (_fake, resend) => {
+      const limits = (r: { headers?: Record<string, string> | null }) => [r.headers?.["ratelimit-remaining"], r.headers?.["ratelimit-reset"]];
+      assert.deepEqual(limits(await resend.emails.send(email())), ["1", "1"]);
+      now += 500;
+      // Sending at exactly the limit: the window is full on this answer, reset says "1" (not 0.5).
+      assert.deepEqual(limits(await resend.emails.send(email())), ["0", "1"]);
+      now += 499;
+      const refused = await resend.emails.send(email());
+      assert.deepEqual([refused.error?.statusCode, refused.headers?.["retry-after"], refused.headers?.["ratelimit-reset"]], [429, "1", "1"]);
+      now += 1; // the first send leaves the sliding window a second after it arrived
+      assert.deepEqual(limits(await resend.emails.send(email())), ["0", "1"]);
+    });
+  });
+
+  test("fixed rate mode: the count starts again at each second of the clock, reset to the millisecond", async () => {
+    let now = 10_700;
+    await withResend({ ratePerSecond: 2, rateMode: FIXED_FRACTIONAL, rateNow: () => now }, async (_fake, resend) => {
+      const limits = (r: { headers?: Record<string, string> | null }) => [r.headers?.["ratelimit-remaining"], r.headers?.["ratelimit-reset"]];
+      assert.deepEqual(limits(await resend.emails.send(email())), ["1", "0.300"]);
+      assert.deepEqual(limits(await resend.emails.send(email())), ["0", "0.300"]);
+      now += 250;
+      assert.equal((await resend.emails.send(email())).error?.statusCode, 429);
+      now += 50; // 11 000: a new window, though the first two are 300 ms old
+      assert.deepEqual(limits(await resend.emails.send(email())), ["1", "1.000"]);
     });
   });
 

@@ -5,12 +5,19 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { FaultQueue, ServerLifecycle, resetConnection, sendJson, type FaultRule } from "./faults";
+import { RateWindow, SLIDING_FRACTIONAL, type RateMode } from "./rate-window";
 
 export interface FakeResendOptions {
   /** When set, only this key is accepted; otherwise any `Bearer …` key is. */
   apiKey?: string;
-  /** Requests admitted per sliding 1-second window (default Infinity). */
+  /** Requests admitted per 1-second window (default Infinity). */
   ratePerSecond?: number;
+  /**
+   * How the window counts and how `ratelimit-reset` is written (test/fakes/rate-window.ts).
+   * Default: a sliding window with reset to the millisecond (this fake before wave 3);
+   * `RESEND_LIKE` is what Resend does: sliding, reset in whole seconds.
+   */
+  rateMode?: RateMode;
   /** Processing time of POST /emails; the idempotency key is "in progress" meanwhile. */
   latencyMs?: number;
   /** Clock (ms) for `at` and the 24 h idempotency window. */
@@ -67,7 +74,7 @@ export interface ResendRequestRecord {
   status?: number;
 }
 
-type Answer = { status: number; body: object };
+type Answer = { status: number; body: object; headers?: Record<string, string> };
 type KeyEntry = { body: string; at: number; answer?: Answer }; // no answer yet = in progress
 
 const MAX_EMAIL_BYTES = 40 * 1024 * 1024;
@@ -106,10 +113,9 @@ export class FakeResend {
   maxConcurrentPerKey = 0;
   private inFlight = 0;
   private readonly inFlightByKey = new Map<string, number>();
-  private rate: number;
   private latencyMs: number;
   private readonly rateNow: () => number;
-  private readonly admitted: number[] = []; // rateNow() of admitted requests, last second
+  private readonly window: RateWindow;
   private readonly keys = new Map<string, KeyEntry>();
   private readonly faults = new FaultQueue();
   private readonly life: ServerLifecycle;
@@ -118,11 +124,11 @@ export class FakeResend {
   readonly domains: FakeDomain[];
 
   constructor(private readonly options: FakeResendOptions = {}) {
-    this.rate = options.ratePerSecond ?? Infinity;
     this.latencyMs = options.latencyMs ?? 0;
     this.domains = options.domains ?? [{ name: "example.com", status: "verified" }];
     this.now = options.now ?? Date.now;
     this.rateNow = options.rateNow ?? (() => performance.now());
+    this.window = new RateWindow(options.ratePerSecond ?? Infinity, options.rateMode ?? SLIDING_FRACTIONAL, this.rateNow);
     this.life = new ServerLifecycle(createServer((req, res) => void this.handle(req, res)));
   }
 
@@ -132,7 +138,9 @@ export class FakeResend {
   close(): Promise<void> { return this.life.close(); }
   addFault(rule: FaultRule): void { this.faults.add(rule); }
   clearFaults(): void { this.faults.clear(); }
-  setRate(perSecond: number): void { this.rate = perSecond; }
+  setRate(perSecond: number): void { this.window.rate = perSecond; }
+  setRateMode(mode: RateMode): void { this.window.mode = mode; }
+  get rateMode(): RateMode { return this.window.mode; }
   setLatency(ms: number): void { this.latencyMs = ms; }
   /** Addresses Resend refuses with 422 validation_error (a single send, or the whole batch that holds one). */
   readonly refusedAddresses = new Set<string>();
@@ -280,6 +288,14 @@ export class FakeResend {
     const raw = await readBody(req);
     const denied = this.auth(req) ?? this.admit();
     if (denied) return denied;
+    // The rate headers say how the window stood when the request was admitted, as a rate
+    // limiter in front of the API writes them, not how it stands once the email is processed.
+    const limits = this.rateHeaders();
+    const answered = await this.process(raw, key, delayMs, resetAfter);
+    return answered === "reset" ? answered : { ...answered, headers: limits };
+  }
+
+  private async process(raw: string | null, key: string | undefined, delayMs: number, resetAfter: boolean): Promise<Answer | "reset"> {
     if (raw === null) {
       return error(422, "validation_error", "The email is too large: at most 40MB, attachments included.");
     }
@@ -489,40 +505,16 @@ export class FakeResend {
     return undefined;
   }
 
-  /** Takes a slot in the sliding 1-second window, or answers 429. */
+  /** Takes a slot in the rate window, or answers 429. */
   private admit(): (Answer & { headers: Record<string, string> }) | undefined {
-    this.prune();
-    if (this.admitted.length < this.rate) {
-      this.admitted.push(this.rateNow());
-      return undefined;
-    }
+    if (this.window.admit()) return undefined;
     const answer = error(429, "rate_limit_exceeded", "Too many requests. You can only make " +
-      `${this.rate} requests per second. See rate limit response headers for more information.`);
-    // Retry-After is whole seconds (HTTP); ratelimit-reset beside it says when a slot frees, to the ms.
-    return { ...answer, headers: { "retry-after": String(Math.max(1, Math.ceil(this.resetMs() / 1000))) } };
-  }
-
-  private prune(): void {
-    const cutoff = this.rateNow() - 1000;
-    while ((this.admitted[0] ?? Infinity) <= cutoff) this.admitted.shift();
-  }
-
-  /** Until the oldest admitted request leaves the window, i.e. until the next slot frees. */
-  private resetMs(): number {
-    const oldest = this.admitted[0];
-    return oldest === undefined ? 0 : Math.max(0, oldest + 1000 - this.rateNow());
+      `${this.window.rate} requests per second. See rate limit response headers for more information.`);
+    return { ...answer, headers: { ...this.rateHeaders(), "retry-after": String(this.window.retryAfterSeconds()) } };
   }
 
   private rateHeaders(): Record<string, string> {
-    this.prune();
-    const limit = Number.isFinite(this.rate) ? Math.floor(this.rate) : 1_000_000;
-    return {
-      "ratelimit-policy": `${limit};w=1`,
-      "ratelimit-limit": String(limit),
-      "ratelimit-remaining": String(Math.max(0, limit - this.admitted.length)),
-      // Sub-second precision: a pacer that rounds this up to whole seconds loses most of a window.
-      "ratelimit-reset": (this.resetMs() / 1000).toFixed(3),
-    };
+    return this.window.headers();
   }
 }
 

@@ -5,6 +5,7 @@ import path from "node:path";
 import crypto from "node:crypto";
 import Database from "better-sqlite3";
 import { FakeDomain, FakeResend } from "../fakes/fake-resend";
+import type { RateMode } from "../fakes/rate-window";
 import { FakeStripe } from "../fakes/fake-stripe";
 import { dropDatabase, execRows, freshDatabase, queryRows, TEST_PASSWORD } from "./postgres";
 
@@ -59,6 +60,8 @@ export interface ShopOptions {
   /** Clock of the fake Resend's rate window (default real time). */
   resendRateNow?: () => number;
   resendLatencyMs?: number;
+  /** How the fake Resend counts its rate window and writes `ratelimit-reset` (default sliding, fractions). */
+  resendRateMode?: RateMode;
   /** The fake Resend team's domains (default: example.com, verified). */
   resendDomains?: FakeDomain[];
   /** A Resend testing account that may send only to this address. */
@@ -130,7 +133,7 @@ export class Shop {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), "paidup-test-"));
     this.stripe = new FakeStripe({ apiKey: STRIPE_KEY });
     this.resend = new FakeResend({
-      apiKey: RESEND_KEY, ratePerSecond: opts.resendRate, now: opts.resendNow, rateNow: opts.resendRateNow, latencyMs: opts.resendLatencyMs,
+      apiKey: RESEND_KEY, ratePerSecond: opts.resendRate, now: opts.resendNow, rateNow: opts.resendRateNow, latencyMs: opts.resendLatencyMs, rateMode: opts.resendRateMode,
       domains: opts.resendDomains, testingOwner: opts.resendTestingOwner,
     });
     this.dbPath = path.join(this.dir, "state", "paidup.db");
