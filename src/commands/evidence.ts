@@ -37,6 +37,10 @@ function human(e: Evidence): string {
   if (e.statusNote) lines.push(`  (${e.statusNote})`);
   lines.push("", `downloads (${e.downloads.filter((d) => d.counted).length} counted, ${e.downloads.length} requests)`);
   lines.push(...e.downloads.map((d) => `  ${d.at}  ${d.method} ${d.file}  ${d.status}  ${d.bytes} bytes  ${d.ip}  ${d.userAgent ?? "-"}`));
+  if (e.activations.length > 0) {
+    lines.push("", `license activations (${e.activations.length})`);
+    lines.push(...e.activations.map((a) => `  ${a.at}  ${a.product}  "${a.instance}"  ${a.ip}${a.deactivatedAt ? `  (deactivated ${a.deactivatedAt})` : ""}`));
+  }
   for (const a of e.afterDelivery) lines.push("", `${a.event} ${a.at}, after ${a.downloads} download(s)`);
   lines.push("", "access activity log, as --attach writes it:", accessLog(e));
   return lines.join("\n") + "\n";

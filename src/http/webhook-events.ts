@@ -1,7 +1,7 @@
 import { deliverCharge, ChargeOutcome } from "../pass/deliver";
 import type { EventRow } from "../ledger";
 import type { PassDeps } from "../pass/pass-deps";
-import { alertDisputesAfterDelivery } from "../pass/after-delivery";
+import { alertDisputesAfterDelivery, noticeDisputeClosed } from "../pass/after-delivery";
 import { deliverAlerts } from "../pass/alerts";
 
 // Webhook events only say "look at this charge now". Their payload and order are never trusted:
@@ -51,6 +51,8 @@ export async function handleEvent(deps: PassDeps, event: EventRow): Promise<Char
     await alertDisputesAfterDelivery(deps);
     await deliverAlerts(deps);
   }
+  // A dispute of a delivered charge closed: won, its license keys work again within the minute.
+  if (event.type === "charge.dispute.closed" && outcome?.kind === "already_delivered" && event.object_id) await noticeDisputeClosed(deps, event.object_id);
   // A stop request before the claim leaves the event for the next start.
   if (outcome?.kind === "stopped") return outcome;
   // Marked only after the work: a crash before this line leaves the event for the next start.

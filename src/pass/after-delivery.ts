@@ -5,7 +5,8 @@ import { STATE } from "../states";
 import type { PassDeps } from "./pass-deps";
 import { channelsOf, recordAlert } from "./alerts";
 
-// Refunds and disputes of charges already delivered. Their download links stop working (410),
+// Refunds and disputes of charges already delivered. Their download links stop working (410)
+// and their license keys are disabled (a dispute won enables the keys again),
 // `status` lists them under afterDelivery, and a dispute alerts the owner once with the command
 // that gathers the proof. Two ways in: `serve`'s webhooks (within a minute), and each pass
 // reading Stripe's events since its last look (within an hour without webhooks).
@@ -20,10 +21,25 @@ export async function noticeAfterDelivery(deps: PassDeps, charge: Stripe.Charge)
   if (!row || !DONE.has(row.state)) return;
   const now = deps.clock.now();
   if (charge.refunded && (await ledger.recordAfterDelivery(charge.id, "refunded", now, now))) {
-    deps.log.warn("refunded after delivery: its download links are revoked", { charge: charge.id });
+    deps.log.warn("refunded after delivery: its download links are revoked and its license keys disabled", { charge: charge.id });
   }
   if (charge.disputed && (await ledger.recordAfterDelivery(charge.id, "disputed", now, now))) {
-    deps.log.warn("disputed after delivery: its download links are revoked", { charge: charge.id });
+    deps.log.warn("disputed after delivery: its download links are revoked and its license keys disabled", { charge: charge.id });
+  }
+}
+
+/**
+ * A dispute of a delivered charge has closed: if the shop won it, the license keys it disabled
+ * are active again (unless the owner has set them since, or the charge was also refunded).
+ * Stripe is asked only for a charge with a key waiting on a dispute, and its answer, not the
+ * event's payload, decides.
+ */
+export async function noticeDisputeClosed(deps: PassDeps, chargeId: string): Promise<void> {
+  const { ledger } = deps;
+  if (!(await ledger.hasKeyDisabledByDispute(chargeId))) return;
+  if ((await deps.stripe.disputeOutcome(chargeId)) !== "won") return;
+  if (await ledger.enableAfterDisputeWon(chargeId, deps.clock.now())) {
+    deps.log.info("dispute won after delivery: its license keys are active again", { charge: chargeId });
   }
 }
 
@@ -47,6 +63,10 @@ export async function pollAfterDelivery(deps: PassDeps): Promise<number> {
     const obj = event.data.object as { id?: string; refunded?: boolean; charge?: string | { id: string }; created?: number };
     const chargeId = event.type === "charge.refunded" ? obj.id : typeof obj.charge === "string" ? obj.charge : obj.charge?.id;
     if (!chargeId) continue;
+    if (event.type === "charge.dispute.closed") {
+      await noticeDisputeClosed(deps, chargeId);
+      continue;
+    }
     // A partial refund leaves the purchase standing; a full one ends it.
     if (event.type === "charge.refunded" && obj.refunded !== true) continue;
     const row = await ledger.getCharge(chargeId);

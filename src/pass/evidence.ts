@@ -10,7 +10,7 @@ import type { StripeSource } from "../stripe/stripe-source";
 
 // `paidup evidence <charge>`: what Stripe's dispute form asks of digital goods (service date,
 // customer email, access activity log), from the ledger: every email Resend accepted for the
-// charge and every request made through its download links.
+// charge, every activation of its license keys and every request made through its download links.
 
 export interface EvidenceEmail {
   kind: "delivery" | "resend";
@@ -32,6 +32,15 @@ export interface EvidenceDownload {
   counted: boolean;
 }
 
+/** One activation of one of the charge's license keys. */
+export interface EvidenceActivation {
+  at: string;
+  product: string;
+  ip: string;
+  instance: string;
+  deactivatedAt: string | null;
+}
+
 export interface Evidence {
   charge: string;
   amount: number;
@@ -42,6 +51,8 @@ export interface Evidence {
   serviceDate: string | null;
   emails: EvidenceEmail[];
   downloads: EvidenceDownload[];
+  /** Every activation of the charge's license keys, oldest first. */
+  activations: EvidenceActivation[];
   afterDelivery: { event: string; at: string; downloads: number }[];
   /** Why lastStatus is null, when it is. */
   statusNote?: string;
@@ -68,6 +79,9 @@ export async function gatherEvidence(ledger: Ledger, chargeId: string, resendKey
     emails,
     downloads: (await tableOrEmpty(() => ledger.downloadRequests(chargeId))).map((d) => ({
       at: isoMs(d.at), file: d.file_name, ip: d.ip, userAgent: d.user_agent, method: d.method, status: d.status, bytes: d.bytes, counted: d.counted === 1,
+    })),
+    activations: (await tableOrEmpty(() => ledger.licenseInstancesOfCharge(chargeId))).map((i) => ({
+      at: isoMs(i.created_at), product: i.product, ip: i.ip, instance: i.name, deactivatedAt: i.deactivated_at === null ? null : isoMs(i.deactivated_at),
     })),
     afterDelivery: (await tableOrEmpty(() => ledger.afterDeliveryOf(chargeId))).map((a) => ({ event: a.event, at: isoMs(a.at), downloads: a.downloads })),
   };
@@ -114,8 +128,9 @@ async function addResendStatus(emails: EvidenceEmail[], key: string | undefined)
 export function accessLog(e: Evidence): string {
   const lines = e.downloads.map((d) => `${d.at}  ${d.method} ${d.file}  HTTP ${d.status}  ${d.bytes} bytes  IP ${d.ip}  ${d.userAgent ?? "(no user agent)"}`);
   const mails = e.emails.map((m) => `${m.at}  email ${m.emailId} accepted by Resend for ${m.to ?? "?"}${m.lastStatus ? ` (last status: ${m.lastStatus})` : ""}`);
+  const activations = e.activations.map((a) => `${a.at}  license key of ${a.product} activated on "${a.instance}"  IP ${a.ip}`);
   // Stripe caps a text field at 20,000 characters: keep the start, which has the first downloads.
-  return [...mails, ...lines].join("\n").slice(0, 20_000);
+  return [...mails, ...activations, ...lines].join("\n").slice(0, 20_000);
 }
 
 export function disputeEvidenceOf(e: Evidence): Stripe.DisputeUpdateParams.Evidence {

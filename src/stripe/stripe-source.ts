@@ -202,7 +202,7 @@ export class StripeSource {
     let startingAfter: string | undefined;
     for (;;) {
       const page = await this.call("list events", () =>
-        this.stripe.events.list({ types: ["charge.refunded", "charge.dispute.created"], created: { gte }, limit: PAGE_SIZE, starting_after: startingAfter }),
+        this.stripe.events.list({ types: ["charge.refunded", "charge.dispute.created", "charge.dispute.closed"], created: { gte }, limit: PAGE_SIZE, starting_after: startingAfter }),
       );
       out.push(...page.data);
       const last = page.data[page.data.length - 1];

@@ -168,6 +168,13 @@ export class FakeStripe {
     return dispute;
   }
 
+  /** A dispute closes (won, lost, warning_closed) as Stripe records it: its status and a `charge.dispute.closed` event. */
+  closeDispute(id: string, status: "won" | "lost" | "warning_closed", at = this.nowSeconds()): Obj {
+    const dispute = this.updateDispute(id, { status });
+    this.eventLog.add("charge.dispute.closed", { ...dispute }, at);
+    return dispute;
+  }
+
   addCustomer(input: { id?: string; email: string | null; name?: string | null }): Obj {
     const customer = { object: "customer", created: this.nowSeconds(), livemode: false, metadata: {},
       name: null, ...input, id: input.id ?? randomId("cus") };
