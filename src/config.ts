@@ -58,9 +58,23 @@ const productSchema = z
     links: z.record(z.string(), z.string().url()).default({}),
     downloads: downloadsSchema.optional(),
     license: licenseSchema.optional(),
+    renewals: z.enum(["skip", "deliver"]).default("skip"),
   })
   .strict()
   .refine((p) => p.text !== undefined || p.html !== undefined, "needs a text or an html template");
+
+/**
+ * Charges that are not the shop's, skipped before any product is tried. One kind per rule, so a
+ * rule reads as what it is; an unknown field is named by zod's strict check.
+ */
+const ignoreRuleSchema = z
+  .object({
+    metadata: z.record(z.string(), z.string()).refine((m) => Object.keys(m).length > 0, "needs at least one key").optional(),
+    application: z.string().startsWith("ca_", "must be a Connect application id (ca_…)").optional(),
+    descriptionPrefix: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((r) => Object.values(r).filter((v) => v !== undefined).length === 1, "a rule has exactly one of metadata, application, descriptionPrefix");
 
 const fileSchema = z
   .object({
@@ -86,6 +100,7 @@ const fileSchema = z
       .refine((u) => /^https?:\/\//.test(u), "must be an http:// or https:// URL")
       .refine((u) => !/[?#]/.test(u), "must not have a query or fragment")
       .optional(),
+    ignore: z.array(ignoreRuleSchema).default([]),
     products: z.array(productSchema).min(1),
   })
   .strict()
@@ -102,6 +117,7 @@ const fileSchema = z
   });
 
 export type MatchRule = z.infer<typeof matchSchema>;
+export type IgnoreRule = z.infer<typeof ignoreRuleSchema>;
 
 export interface Product {
   key: string;
@@ -115,6 +131,8 @@ export interface Product {
   links: Record<string, string>;
   downloads?: Downloads;
   license?: License;
+  /** A subscription's later invoices: skipped as renewals (default), or delivered each time. */
+  renewals: "skip" | "deliver";
 }
 
 export interface License {
@@ -144,6 +162,8 @@ export interface Config {
   resend: { maxPerSecond: number };
   /** Where `serve` is reachable, without a trailing slash; set whenever a product has downloads. */
   publicUrl?: string;
+  /** Charges that are not the shop's: skipped before any product is tried. */
+  ignore: IgnoreRule[];
   products: Product[];
 }
 
@@ -178,6 +198,7 @@ export function loadConfig(configPath: string): Config {
     retry: { maxAttempts: c.retry.maxAttempts, delaysMs: c.retry.delays.map((d, i) => parseDuration(d, `retry.delays[${i}]`)) },
     resend: { maxPerSecond: c.resend.maxPerSecond },
     publicUrl: c.publicUrl?.replace(/\/+$/, ""),
+    ignore: c.ignore,
     products: c.products.map((p, i) => withLicenseChecked(configPath, i, withDownloadsChecked(configPath, i, {
       key: p.key,
       name: p.name ?? p.key,
@@ -187,6 +208,7 @@ export function loadConfig(configPath: string): Config {
       htmlTemplate: p.html === undefined ? undefined : readTemplate(baseDir, p.html, `products[${i}].html`),
       attachments: p.attachments.map((a) => path.resolve(baseDir, a)),
       links: p.links,
+      renewals: p.renewals,
       downloads: p.downloads && {
         files: p.downloads.files.map((f) => path.resolve(baseDir, f)),
         expiresAfterMs: parseDuration(p.downloads.expiresAfter, `products[${i}].downloads.expiresAfter`),

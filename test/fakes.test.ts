@@ -148,6 +148,39 @@ describe("FakeStripe with the stripe SDK", () => {
     });
   });
 
+  test("invoice payments find a charge's invoice by its PaymentIntent (payment[type] required), with the invoice's lines, subscription and billing reason", async () => {
+    await withStripe({}, async (fake, stripe) => {
+      const sub = fake.addSubscription({ customer: "cus_1", items: [{ price: "price_m", product: "prod_m" }] });
+      const inv = fake.addInvoice({ subscription: String(sub.id), billing_reason: "subscription_create", payment_intent: "pi_1", lines: [{ price: "price_m", product: "prod_m", amount: 900 }] });
+      fake.addCharge({ id: "ch_1", payment_intent: "pi_1", amount: 900 });
+      const charge = await stripe.charges.retrieve("ch_1");
+      assert.equal((charge as unknown as Record<string, unknown>).invoice, undefined, "since 2025-03-31 a charge does not name its invoice");
+      await assert.rejects(stripe.invoicePayments.list({ payment: { payment_intent: "pi_1" } as never }), /payment\[type\]/);
+      const payments = await stripe.invoicePayments.list({ payment: { type: "payment_intent", payment_intent: "pi_1" }, expand: ["data.invoice"] });
+      const [payment] = payments.data;
+      assert.equal(payment?.object, "invoice_payment");
+      assert.deepEqual(payment?.payment, { type: "payment_intent", payment_intent: "pi_1" });
+      const invoice = payment?.invoice as Stripe.Invoice;
+      assert.equal(invoice.id, inv.id);
+      assert.equal(invoice.billing_reason, "subscription_create");
+      assert.equal(invoice.parent?.subscription_details?.subscription, sub.id);
+      assert.deepEqual(invoice.lines.data[0]?.pricing?.price_details, { price: "price_m", product: "prod_m" });
+      assert.equal((await stripe.invoicePayments.list({ payment: { type: "payment_intent", payment_intent: "pi_other" } })).data.length, 0);
+      const listed = await stripe.invoices.list({ subscription: String(sub.id), status: "paid" });
+      assert.deepEqual(listed.data.map((i) => i.id), [inv.id]);
+      assert.equal((await stripe.subscriptions.retrieve(String(sub.id))).start_date, sub.created);
+    });
+  });
+
+  test("a Checkout Session in subscription mode has no payment_intent; its invoice names the first invoice", async () => {
+    await withStripe({}, async (fake, stripe) => {
+      fake.addCheckoutSession({ mode: "subscription", payment_intent: null, subscription: "sub_1", invoice: "in_1", line_items: [{ price: { id: "price_m", product: "prod_m" } }] });
+      const [session] = (await stripe.checkout.sessions.list({ subscription: "sub_1" })).data;
+      assert.deepEqual([session?.mode, session?.payment_intent, session?.invoice], ["subscription", null, "in_1"]);
+      assert.equal((await stripe.checkout.sessions.list({ payment_intent: "pi_1" })).data.length, 0);
+    });
+  });
+
   test("bulkAddCharges keeps 100,000 charges listable newest first", async () => {
     await withStripe({}, async (fake, stripe) => {
       fake.bulkAddCharges(100_000, { amount: 500 });

@@ -3,7 +3,7 @@ import { EXIT, ExitCode } from "../errors";
 import { CheckResult, runChecks } from "./checks";
 
 export function checkLines(results: readonly CheckResult[]): string[] {
-  return results.map((r) => `${r.ok ? "✓" : "✗"} ${r.name}: ${r.detail.replace(/\n/g, "\n    ")}`);
+  return results.map((r) => `${r.warning ? "!" : r.ok ? "✓" : "✗"} ${r.name}: ${r.detail.replace(/\n/g, "\n    ")}`);
 }
 
 /**

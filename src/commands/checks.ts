@@ -21,6 +21,8 @@ export interface CheckResult {
   productOnly?: boolean;
   /** Unreachable or a server error: it may pass on its own (the next pass tries again). */
   transient?: boolean;
+  /** Passes, but the owner should know: printed with `!`. */
+  warning?: boolean;
 }
 
 const KEY_CHECK_TIMEOUT_MS = 15_000;
@@ -61,6 +63,11 @@ export async function runChecks(env: Env): Promise<CheckResult[]> {
       }
     }
     if (config.publicUrl) add("public URL", true, `download links start with ${config.publicUrl}/d/`);
+    const byAmount = config.products.filter((p) => p.match.amount !== undefined && !p.match.metadata && !p.match.price && !p.match.product);
+    if (byAmount.length > 0) {
+      // An amount is the weakest evidence: any charge of that amount without line items matches it.
+      add("amount rules", true, `${byAmount.map((p) => p.key).join(", ")} match(es) by amount alone: any charge of that amount with no Checkout Session, Payment Link or invoice behind it gets it, whatever it was for; prefer a price, product or metadata rule`, { warning: true });
+    }
   }
   checkAlertWebhook(env, add);
   await checkLedger(env, stripeKey, add);
@@ -78,7 +85,7 @@ function checkAlertWebhook(env: Env, add: Add): void {
   }
 }
 
-type Add = (name: string, ok: boolean, detail: string, flags?: { productOnly?: boolean; transient?: boolean }) => void;
+type Add = (name: string, ok: boolean, detail: string, flags?: { productOnly?: boolean; transient?: boolean; warning?: boolean }) => void;
 
 async function checkStripe(env: Env, add: Add): Promise<string | undefined> {
   let key: string;

@@ -4,7 +4,8 @@ import { loadThresholds } from "../thresholds";
 import { openLookContext } from "./look-context";
 import { EXIT, ExitCode } from "../errors";
 import type { StuckEntry } from "../pass/report";
-import { collectStatus, StatusReport } from "../pass/status";
+import type * as ConfigModule from "../config";
+import { CatalogLoader, collectStatus, StatusReport } from "../pass/status";
 import { formatAmount } from "../delivery/templates";
 import { formatAge, formatTable } from "./format";
 
@@ -22,12 +23,30 @@ export async function statusCommand(flags: StatusFlags): Promise<ExitCode> {
   const ctx = await openLookContext(env, stripeKey);
   try {
     const now = systemClock.now();
-    const report = await collectStatus(ctx.ledger, ctx.stripe, thresholds, now);
+    const report = await collectStatus(ctx.ledger, ctx.stripe, thresholds, now, catalogLoader(env.configPath));
     process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + "\n" : human(report, now, flags.offline === true));
     return report.ok ? EXIT.ok : EXIT.attention;
   } finally {
     await ctx.close();
   }
+}
+
+/**
+ * The catalog and ignore rules, loaded (with zod) only when a charge without a row must be judged;
+ * a config that does not load leaves such charges reported as missing, as before.
+ */
+function catalogLoader(configPath: string): CatalogLoader {
+  let loaded: Promise<Awaited<ReturnType<CatalogLoader>>> | undefined;
+  return () =>
+    (loaded ??= (async () => {
+      try {
+        // Loaded here, not at the top: `status --offline` starts without zod.
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        return (require("../config") as typeof ConfigModule).loadConfig(configPath);
+      } catch {
+        return null;
+      }
+    })());
 }
 
 function human(report: StatusReport, now: number, offline: boolean): string {

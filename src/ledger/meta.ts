@@ -11,7 +11,8 @@ export type MetaKey =
   | "failure_alerted" // "1" while a failing streak has been alerted
   | "events_seen_until" // unix seconds (Stripe's clock): refund and dispute events read up to here
   | "link_key" // base64url HMAC key of download tokens (made at init; a secret: never printed)
-  | "license_signing_key"; // JSON private Ed25519 JWK that signs license certificates (a secret: never printed)
+  | "license_signing_key" // JSON private Ed25519 JWK that signs license certificates (a secret: never printed)
+  | "ignore_rules"; // JSON of the config's ignore rules the open rows were last judged by
 
 export async function getMeta(db: Sql, key: MetaKey): Promise<string | undefined> {
   const row = await db.one<{ value: string }>("SELECT value FROM meta WHERE key = ?", [key]);

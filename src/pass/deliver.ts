@@ -1,6 +1,6 @@
 import type Stripe from "stripe";
 import { UsageError } from "../errors";
-import { judge, needsDisputeOutcome, REJUDGEABLE, REOPENABLE_SKIPS } from "./eligibility";
+import { ignoredVerdict, judge, needsDisputeOutcome, REJUDGEABLE, REOPENABLE_SKIPS } from "./eligibility";
 import type { ChargeRow, ClaimedDelivery, FailedSend } from "../ledger";
 import type { PassDeps } from "./pass-deps";
 import { checkAttachments, ProductFileError, StoredPayload, toSendable } from "../delivery/payload";
@@ -8,6 +8,7 @@ import { failureClass, SendResult } from "../delivery/send-result";
 import { LedgerState, STATE } from "../states";
 import { factsOf, Plan, planDelivery } from "./delivery-plan";
 import { noticeAfterDelivery } from "./after-delivery";
+import { ignoredBy } from "../delivery/ignore";
 
 /** How one charge ended in this pass. `busy`: another process holds it, or its retry is not due. */
 export type ChargeOutcome =
@@ -42,9 +43,12 @@ export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, start
   // Resend took it and the buyer's server refused it: only the operator (`resend --to`) can help.
   if (row?.state === STATE.bounced) return left(STATE.bounced, row.reason);
 
+  // The owner's ignore rules come before anything else: an ignored pending charge is skipped, not
+  // awaited, and a rule added later reaches charges not yet delivered.
+  const ignored = ignoredBy(deps.config.ignore, charge);
   // `disputed` stays true after the shop wins: the dispute itself says how it ended.
-  const dispute = needsDisputeOutcome(charge, startLine) ? await deps.stripe.disputeOutcome(charge.id) : undefined;
-  const verdict = judge(charge, startLine, dispute);
+  const dispute = !ignored && needsDisputeOutcome(charge, startLine) ? await deps.stripe.disputeOutcome(charge.id) : undefined;
+  const verdict = ignored ? ignoredVerdict(ignored) : judge(charge, startLine, dispute);
   if (verdict.kind !== "eligible") {
     if (row?.state === STATE.sending) {
       // Claims whose holder died, on a charge refunded meanwhile: not re-sent.
@@ -62,8 +66,9 @@ export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, start
     // Grown out of its skip: back in line (awaiting_payment may be claimed), then handled below.
     await ledger.recordState(factsOf(charge), STATE.awaitingPayment, { reason: `judged again after: ${row?.reason ?? ""}` }, [STATE.skipped], clock.now());
   }
-  const planned = await planDelivery(deps, charge, row, row ? await ledger.deliveries(charge.id) : [], dryRun);
+  const planned = await planDelivery(deps, charge, row, row ? await ledger.deliveries(charge.id) : [], startLine, dryRun);
   if (planned.kind === "review") return left(STATE.needsReview, planned.reason);
+  if (planned.kind === "skip") return left(STATE.skipped, planned.reason);
   const { plan } = planned;
   if (dryRun) return { kind: "would_deliver", email: plan.facts.email ?? "?", product: plan.deliveries.map((d) => d.product).join(",") || (row?.product ?? "?") };
   if (!deps.mailer) throw new Error("deliverCharge needs a mailer outside --dry-run");

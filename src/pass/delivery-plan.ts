@@ -1,12 +1,14 @@
 import path from "node:path";
 import type Stripe from "stripe";
-import { CheckoutLookup, findProducts, once } from "../delivery/catalog";
+import { CheckoutLookup, judgePurchase, NO_PRODUCT, once } from "../delivery/catalog";
+import { purchaseLookups } from "./purchase-lookups";
 import type { Product } from "../config";
 import { ChargeFacts, ChargeRow, DeliveryRow, IDEMPOTENCY_WINDOW_MS, PlannedDelivery } from "../ledger";
 import type { PassDeps } from "./pass-deps";
 import { buildPayload, ProductFileError, StoredPayload } from "../delivery/payload";
 import { findRecipient } from "../delivery/recipient";
 import { STATE } from "../states";
+import { REJUDGEABLE } from "./eligibility";
 import { DownloadVar, formatAmount, renderEmail } from "../delivery/templates";
 import { downloadVars, LINK_PATH } from "../downloads/links";
 import { licenseVar, LicenseVar } from "../licenses/issue";
@@ -14,7 +16,7 @@ import { licenseVar, LicenseVar } from "../licenses/issue";
 // What a charge is to be sent: its products (one email each) with their rendered payloads, or
 // the reason a human has to look at the charge as a whole (no product, no email).
 
-export const NO_PRODUCT = "no product matches this charge";
+export { NO_PRODUCT };
 export const NO_EMAIL = "no customer email on the charge, its customer or its checkout session";
 
 export interface Plan {
@@ -24,7 +26,8 @@ export interface Plan {
   rendered: Map<string, StoredPayload>;
 }
 
-export type Planned = { kind: "plan"; plan: Plan } | { kind: "review"; reason: string };
+/** `skip`: not the shop's sale (an invoice no product is on, a renewal); recorded as skipped. */
+export type Planned = { kind: "plan"; plan: Plan } | { kind: "review"; reason: string } | { kind: "skip"; reason: string };
 
 export function factsOf(charge: Stripe.Charge): ChargeFacts {
   return { id: charge.id, created: charge.created, amount: charge.amount, currency: charge.currency };
@@ -32,10 +35,12 @@ export function factsOf(charge: Stripe.Charge): ChargeFacts {
 
 /**
  * A charge whose products are known (it has delivery rows and an address) is planned from the
- * ledger and the catalog alone: no Stripe lookups for a retry. Otherwise the catalog is matched
- * against the charge and its Checkout Session. Under --dry-run nothing is written.
+ * ledger and the catalog alone: no Stripe lookups for a retry. Otherwise the catalog judges the
+ * charge, its Checkout Session and its invoice. Under --dry-run nothing is written.
  */
-export async function planDelivery(deps: PassDeps, charge: Stripe.Charge, row: ChargeRow | undefined, existing: readonly DeliveryRow[], dryRun: boolean): Promise<Planned> {
+export async function planDelivery(
+  deps: PassDeps, charge: Stripe.Charge, row: ChargeRow | undefined, existing: readonly DeliveryRow[], startLine: number, dryRun: boolean,
+): Promise<Planned> {
   if (row && row.email && existing.length > 0) {
     const facts = { ...factsOf(charge), email: row.email, name: row.name, product: row.product };
     const checkout = checkoutOf(deps, charge);
@@ -55,21 +60,27 @@ export async function planDelivery(deps: PassDeps, charge: Stripe.Charge, row: C
   }
 
   const { config, stripe } = deps;
-  const checkout = checkoutOf(deps, charge);
-  const products = await findProducts(config.products, charge, checkout);
-  const recipient = await findRecipient(charge, stripe, checkout);
+  const lookups = purchaseLookups(deps, charge, startLine);
+  const judged = await judgePurchase(config.products, charge, lookups);
+  if (judged.kind === "skip") {
+    // Not the shop's sale: recorded once, with the reason, so no later pass looks it up again.
+    if (!dryRun) await deps.ledger.recordState(factsOf(charge), STATE.skipped, { reason: judged.reason }, REJUDGEABLE, deps.clock.now());
+    return judged;
+  }
+  const products = judged.kind === "products" ? judged.products : [];
+  const recipient = await findRecipient(charge, stripe, lookups.checkout);
   const keys = products.map((p) => p.key).join(",") || null;
   const facts: ChargeFacts = { ...factsOf(charge), email: recipient.email, name: recipient.name, product: keys };
   const review = async (reason: string): Promise<Planned> => {
     if (!dryRun) await deps.ledger.recordState(facts, STATE.needsReview, { reason }, [STATE.awaitingPayment, STATE.retrying, STATE.needsReview], deps.clock.now());
     return { kind: "review", reason };
   };
-  if (products.length === 0) return review(NO_PRODUCT);
+  if (judged.kind === "review") return review(judged.reason);
   if (!recipient.email) return review(NO_EMAIL);
   const email = recipient.email;
   const rendered = new Map<string, StoredPayload>();
   const deliveries: PlannedDelivery[] = [];
-  for (const p of products) deliveries.push(await render(deps, charge, p, email, recipient.name, rendered, dryRun, checkout));
+  for (const p of products) deliveries.push(await render(deps, charge, p, email, recipient.name, rendered, dryRun, lookups.checkout));
   return { kind: "plan", plan: { facts, deliveries, rendered } };
 }
 

@@ -36,6 +36,11 @@ export function judge(charge: Stripe.Charge, startLine: number, dispute: Dispute
   return { kind: "eligible" };
 }
 
+/** A charge one of the owner's `ignore` rules matches: skipped for good, whatever its status. */
+export function ignoredVerdict(reason: string): Verdict {
+  return skip(reason);
+}
+
 /** Whether judging this charge needs its disputes' outcome (one Stripe request). */
 export function needsDisputeOutcome(charge: Stripe.Charge, startLine: number): boolean {
   return charge.disputed && !charge.refunded && charge.status !== "failed" && charge.created >= startLine;

@@ -94,12 +94,16 @@ async function walk(deps: PassDeps, opts: PassOptions): Promise<PassReport> {
   // Where the recent walk reached on Stripe's clock: the Date of its first page, else its newest charge.
   let reach: number | null;
   let relisted = false;
+  // Ignore rules reach charges not yet delivered when the rule is added: every open row is looked
+  // at once under the new rules (one retrieve each), then only as before.
+  const ignoreRules = JSON.stringify(deps.config.ignore);
+  const rulesChanged = deps.config.ignore.length > 0 && (await ledger.getMeta("ignore_rules")) !== ignoreRules;
   try {
     // Charges older than the listing window that still need a look: pending debits, due
     // retries, dead claims, a product file the operator has since staged.
     for (const row of await ledger.openCharges()) {
       if (stopped()) break;
-      if (row.created >= listFrom || !needsFreshLook(row, clock.now())) continue;
+      if (row.created >= listFrom || !(rulesChanged || needsFreshLook(row, clock.now()))) continue;
       await pool.add(row.id, () => lookAgain(row.id));
     }
 
@@ -128,6 +132,7 @@ async function walk(deps: PassDeps, opts: PassOptions): Promise<PassReport> {
   report.complete = walked && !stopped();
   if (report.complete && !opts.dryRun && reach !== null) {
     if (relisted) await ledger.setMeta("relisted_at", String(reach));
+    if (rulesChanged) await ledger.setMeta("ignore_rules", ignoreRules);
     // The watermark moves only after the whole window was walked, and only forward: every charge
     // below it has a row.
     if (reach > watermark) await ledger.setMeta("watermark", String(reach));

@@ -1,3 +1,4 @@
+import type Stripe from "stripe";
 import type { Thresholds } from "../thresholds";
 import { judge } from "./eligibility";
 import type { Ledger } from "../ledger";
@@ -7,6 +8,16 @@ import { RELIST_BACK_S } from "./listing-window";
 import { passHealth, PassHealth } from "./pass-record";
 import { missingEntry, StuckEntry, stuckEntry } from "./report";
 import type { StripeSource } from "../stripe/stripe-source";
+import type { Config } from "../config";
+import { judgePurchase } from "../delivery/catalog";
+import { ignoredBy } from "../delivery/ignore";
+import { purchaseLookups } from "./purchase-lookups";
+
+/**
+ * The catalog, loaded only when a charge without a row needs judging (status starts without zod
+ * otherwise); null when the config cannot be loaded: such charges are then reported as missing.
+ */
+export type CatalogLoader = () => Promise<Pick<Config, "products" | "ignore"> | null>;
 
 /** The contract's `status --json` object. */
 export interface StatusReport {
@@ -39,10 +50,10 @@ async function afterDelivery(ledger: Ledger, now: number): Promise<AfterDelivery
 }
 
 /** Everything stuck, and the health of the last pass. Reads only; `stripe` null = --offline. */
-export async function collectStatus(ledger: Ledger, stripe: StripeSource | null, config: Thresholds, now: number): Promise<StatusReport> {
+export async function collectStatus(ledger: Ledger, stripe: StripeSource | null, config: Thresholds, now: number, catalog: CatalogLoader = async () => null): Promise<StatusReport> {
   const olderThan = now - config.stuckAfterMs;
   const stuck = (await ledger.stuck(olderThan)).map(stuckEntry);
-  if (stripe) stuck.push(...(await missingCharges(ledger, stripe, now, config.stuckAfterMs)));
+  if (stripe) stuck.push(...(await missingCharges(ledger, stripe, now, config.stuckAfterMs, catalog)));
   stuck.sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : 0));
   const { lastPass } = await passHealth(ledger, config.staleAfterMs, now);
   // A single failed pass is not yet an alarm: staleness (no success for staleAfter) is.
@@ -54,7 +65,7 @@ export async function collectStatus(ledger: Ledger, stripe: StripeSource | null,
  * fixed (the 72 hours the passes' deep re-list covers), not tied to the watermark: a charge listed
  * late stays visible here until a pass takes it in, however far the passes have moved on.
  */
-async function missingCharges(ledger: Ledger, stripe: StripeSource, now: number, stuckAfterMs: number): Promise<StuckEntry[]> {
+async function missingCharges(ledger: Ledger, stripe: StripeSource, now: number, stuckAfterMs: number, loadCatalog: CatalogLoader): Promise<StuckEntry[]> {
   const startLine = Number(await ledger.getMeta("start_line"));
   const hostNow = Math.floor(now / 1000);
   const listing = stripe.listCharges({ gte: Math.max(startLine, hostNow - RELIST_BACK_S) });
@@ -63,8 +74,20 @@ async function missingCharges(ledger: Ledger, stripe: StripeSource, now: number,
     // "Older than stuckAfter" on Stripe's clock (the Date of its first page), as `created` is.
     if (charge.created > (listing.stripeNow ?? hostNow) - Math.floor(stuckAfterMs / 1000)) continue;
     if (judge(charge, startLine).kind !== "eligible" || (await ledger.getState(charge.id)) !== undefined) continue;
+    if (!(await wouldBeStuck(charge, stripe, startLine, loadCatalog))) continue;
     const email = charge.billing_details?.email ?? charge.receipt_email ?? null;
     missing.push(missingEntry({ id: charge.id, amount: charge.amount, currency: charge.currency, created: charge.created, email }));
   }
   return missing;
+}
+
+/**
+ * Judged as a pass would judge it: a charge an ignore rule or the catalog skips (an invoice no
+ * product is on, a renewal) is not missing, only one a pass would deliver or send to review.
+ */
+async function wouldBeStuck(charge: Stripe.Charge, stripe: StripeSource, startLine: number, loadCatalog: CatalogLoader): Promise<boolean> {
+  const catalog = await loadCatalog();
+  if (!catalog) return true;
+  if (ignoredBy(catalog.ignore, charge)) return false;
+  return (await judgePurchase(catalog.products, charge, purchaseLookups({ stripe }, charge, startLine))).kind !== "skip";
 }

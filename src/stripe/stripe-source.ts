@@ -3,6 +3,7 @@ import { Clock, systemClock } from "../clock";
 import { RuntimeFailure, UsageError } from "../errors";
 import { debugEnabled, log } from "../log";
 import { redact } from "../redact";
+import { InvoiceFacts, invoiceFacts, paidBefore } from "./invoices";
 
 // Everything paidup reads from Stripe goes through here, and every Stripe error is classified
 // here once: a rejected key is a configuration error (exit 2), the rest is runtime (exit 3).
@@ -53,7 +54,7 @@ export function asStripeFailure(err: unknown, op: string): Error {
     case "StripeAuthenticationError":
       return new UsageError(`Stripe rejected STRIPE_SECRET_KEY while trying to ${op}`, "check the key in the environment or .env");
     case "StripePermissionError":
-      return new UsageError(`STRIPE_SECRET_KEY may not ${op}: ${message}`, "give the restricted key read access to charges, customers and checkout sessions");
+      return new UsageError(`STRIPE_SECRET_KEY may not ${op}: ${message}`, "give the restricted key read access to charges, customers, checkout sessions, invoices and subscriptions");
     case "StripeConnectionError":
       return new RuntimeFailure(`Stripe unreachable while trying to ${op}: ${message}`, "nothing was lost; the next pass picks up");
     default:
@@ -185,6 +186,48 @@ export class StripeSource {
       email: session.customer_details?.email ?? null,
       name: session.customer_details?.name ?? null,
     };
+  }
+
+  /**
+   * The invoice a payment intent paid, with its lines, or null when it paid none (a Checkout
+   * Session, a Payment Link, an API charge). One request: the invoice comes expanded on its
+   * invoice payment, with its first 10 lines; more lines cost one more.
+   */
+  async invoiceOf(paymentIntent: string): Promise<InvoiceFacts | null> {
+    const payments = await this.call("list invoice payments", () =>
+      this.stripe.invoicePayments.list({ payment: { type: "payment_intent", payment_intent: paymentIntent }, limit: 10, expand: ["data.invoice"] }));
+    const payment = payments.data.find((p) => p.status === "paid") ?? payments.data[0];
+    if (!payment) return null;
+    const ref = payment.invoice;
+    const invoice = typeof ref === "string" || ref.deleted ? await this.call(`retrieve invoice`, () => this.stripe.invoices.retrieve(typeof ref === "string" ? ref : ref.id)) : ref;
+    let lines = invoice.lines.data;
+    if (invoice.lines.has_more) {
+      const all = await this.call(`list lines of invoice ${invoice.id}`, () => this.stripe.invoices.listLineItems(invoice.id, { limit: 100 }));
+      lines = all.data;
+    }
+    return invoiceFacts(invoice, lines);
+  }
+
+  /**
+   * Whether `invoice` is its subscription's first paid with money, so that a product it sells is
+   * delivered with it rather than skipped as a renewal. A subscription begun before `startLine`
+   * was sold before paidup took over: none of its invoices is "first" here.
+   */
+  async isFirstPaidInvoice(invoice: InvoiceFacts, startLine: number): Promise<boolean> {
+    if (!invoice.subscription) return false;
+    const subId = invoice.subscription;
+    if (invoice.billingReason === "subscription_create" && invoice.amountPaid > 0) return true;
+    const sub = await this.call(`retrieve subscription ${subId}`, () => this.stripe.subscriptions.retrieve(subId));
+    if (sub.start_date < startLine) return false;
+    let startingAfter: string | undefined;
+    for (;;) {
+      const page = await this.call(`list invoices of ${subId}`, () =>
+        this.stripe.invoices.list({ subscription: subId, status: "paid", created: { lte: invoice.created }, limit: PAGE_SIZE, starting_after: startingAfter }));
+      if (paidBefore(invoice, page.data)) return false;
+      const last = page.data[page.data.length - 1];
+      if (!page.has_more || !last) return true;
+      startingAfter = last.id;
+    }
   }
 
   async latestChargeOfPaymentIntent(id: string): Promise<string | null> {

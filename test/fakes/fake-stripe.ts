@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { FaultQueue, ServerLifecycle, resetConnection, sendJson, type FaultRule } from "./faults";
 import { permissionError, StripeEventLog } from "./stripe-events";
 import { ApiError, checkExpand, expansions, invalid, missing, paginate, parseLimit, slicePage, type Obj } from "./stripe-lists";
+import { StripeBilling, type InvoiceInput, type SubscriptionInput } from "./stripe-billing";
 
 export interface BillingDetails {
   email: string | null;
@@ -32,6 +33,8 @@ export interface FakeCharge {
   customer: string | null;
   payment_intent: string | null;
   description: string | null;
+  /** The Connect application that created the charge (`ca_…`), or null. */
+  application: string | null;
 }
 
 /** Any other field (e.g. `outcome`, `refunds`) is copied onto the charge as given. */
@@ -42,6 +45,10 @@ export type ChargeInput = Partial<Omit<FakeCharge, "billing_details" | "object">
 
 export interface CheckoutSessionInput {
   id?: string;
+  /** `subscription` mode has no payment_intent: its `invoice` names the first invoice. */
+  mode?: "payment" | "subscription" | "setup";
+  subscription?: string | null;
+  invoice?: string | null;
   payment_intent: string | null;
   payment_link?: string | null;
   payment_status?: "paid" | "unpaid" | "no_payment_required";
@@ -85,6 +92,8 @@ export class FakeStripe {
   /** Keys also accepted, but only for reads: a write answers 403 like a restricted read-only key. */
   readonly readOnlyKeys = new Set<string>();
   private readonly disputes: Obj[] = []; // newest first
+  /** Subscriptions, invoices and invoice payments (stripe-billing.ts). */
+  readonly billing = new StripeBilling(() => this.nowSeconds());
 
   constructor(options: { apiKey?: string } = {}) {
     this.apiKey = options.apiKey;
@@ -192,7 +201,7 @@ export class FakeStripe {
     const { line_items, ...rest } = input;
     const id = input.id ?? randomId("cs_test");
     const session: Obj = { object: "checkout.session", mode: "payment", status: "complete",
-      payment_status: "paid", payment_link: null, customer: null, customer_email: null,
+      payment_status: "paid", payment_link: null, customer: null, customer_email: null, subscription: null, invoice: null,
       customer_details: null, metadata: {}, livemode: false, created: this.nowSeconds(), ...rest, id };
     const items = line_items.map((li) => ({
       id: randomId("li"), object: "item", description: li.description ?? null,
@@ -203,6 +212,9 @@ export class FakeStripe {
     this.lineItems.set(id, items);
     return session;
   }
+
+  addSubscription(input: SubscriptionInput): Obj { return this.billing.addSubscription(input); }
+  addInvoice(input: InvoiceInput): Obj { return this.billing.addInvoice(input); }
 
   /** A dispute on a charge (which becomes `disputed: true` for good, as on Stripe). */
   addDispute(input: { charge: string; status?: string; id?: string; reason?: string }): Obj {
@@ -319,6 +331,8 @@ export class FakeStripe {
         if (!dispute) throw missing(404, "dispute", m[1] ?? "");
         return dispute;
       }
+      const billing = this.billing.route(path, q, expand);
+      if (billing) return billing;
       if (path === "/v1/balance") {
         const amounts = [{ amount: 0, currency: "usd", source_types: { card: 0 } }];
         return { object: "balance", available: amounts, pending: amounts, livemode: false };
@@ -386,7 +400,7 @@ export class FakeStripe {
   }
 
   private listSessions(q: URLSearchParams, expand: string[]): Obj {
-    const filters = ["payment_intent", "payment_link", "customer"] as const;
+    const filters = ["payment_intent", "payment_link", "customer", "subscription"] as const;
     const matching = this.sessions.filter((s) => filters.every((f) => q.get(f) === null || s[f] === q.get(f)));
     return paginate(matching, q, "/v1/checkout/sessions", expand);
   }
@@ -407,7 +421,7 @@ export class FakeStripe {
       object: "charge", amount: 1000, currency: "usd", created: now, status,
       paid: status === "succeeded", captured: status === "succeeded", refunded: false,
       amount_refunded: 0, disputed: false, livemode: false, metadata: {},
-      receipt_email: null, customer: null, payment_intent: null, description: null,
+      receipt_email: null, customer: null, payment_intent: null, description: null, application: null,
       ...input,
       id: input.id ?? randomId("ch"),
       billing_details: { email: null, name: null, address: null, phone: null, ...input.billing_details },
