@@ -39,6 +39,15 @@ async function buyCourse(email: string): Promise<{ charge: string; links: Map<st
   return { charge: charge.id, links: linksIn(mail.text) };
 }
 
+/** Waits until `n` requests through the charge's links are logged (each is written once its answer ends). */
+async function logged(charge: string, n: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while ((await p.ledger.downloadRequests(charge)).length < n) {
+    if (Date.now() > deadline) throw new Error(`fewer than ${n} requests logged for ${charge}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 test("a delivered course email carries one signed link per file under publicUrl, with an expiry", async () => {
   const { links } = await buyCourse("links@example.com");
   assert.deepEqual([...links.keys()], ["course.bin", "workbook.pdf"]);
@@ -65,7 +74,8 @@ test("HEAD and later ranges do not count; a GET from byte 0 does, and the link a
   const head = await fetch(url, { method: "HEAD" });
   assert.equal(head.status, 200);
   assert.equal(head.headers.get("content-length"), String(COURSE_BYTES));
-  for (let i = 0; i < 5; i++) {
+  // Two resumed halves: within the byte budget of 4 files (maxDownloads + 1) with the three below.
+  for (let i = 0; i < 2; i++) {
     const later = await fetch(url, { headers: { range: "bytes=100-" } });
     assert.equal(later.status, 206);
     await later.arrayBuffer();
@@ -114,11 +124,75 @@ test("a refund after delivery, seen through the webhook path, revokes the links 
   const { charge, links } = await buyCourse("refund@example.com");
   const url = local(links.get("course.bin") as string);
   await (await fetch(url)).arrayBuffer();
+  await logged(charge, 1); // the request is logged once its bytes are out, just after the body
   shop.stripe.refund(charge);
   await handleEvent(p.deps, { id: "evt_refund_1", type: "charge.refunded", object_id: charge, received_at: p.clock.now(), handled_at: null });
   assert.equal((await fetch(url)).status, 410);
   const after = (await p.ledger.afterDeliverySince(0)).filter((r) => r.charge_id === charge);
   assert.deepEqual(after.map((r) => [r.event, r.downloads]), [["refunded", 1]]);
+});
+
+/** Reads an answer to the end; returns its status and how many bytes came. */
+async function get(url: string, range?: string, method = "GET"): Promise<{ status: number; bytes: number }> {
+  const res = await fetch(url, { method, headers: range ? { range } : {} });
+  return { status: res.status, bytes: (await res.arrayBuffer()).byteLength };
+}
+
+test("a used-up link answers 429 to every GET and HEAD, ranges not from byte 0 included", async () => {
+  const { links } = await buyCourse("used-up-ranges@example.com");
+  const url = local(links.get("course.bin") as string);
+  for (let i = 0; i < 3; i++) assert.equal((await get(url)).status, 200);
+  assert.equal((await get(url, "bytes=1-")).status, 429);
+  assert.equal((await get(url, "bytes=150000-150099")).status, 429);
+  assert.equal((await get(url, "bytes=-100")).status, 429);
+  assert.equal((await get(url, `bytes=${COURSE_BYTES}-`)).status, 429, "used up comes before 416");
+  assert.equal((await get(url, "bytes=1-", "HEAD")).status, 429);
+});
+
+test("a link serves at most (maxDownloads + 1) × the file's size in bytes, ranges included; then 429 to GET and HEAD", async () => {
+  const { links } = await buyCourse("byte-budget@example.com");
+  const url = local(links.get("course.bin") as string);
+  const budget = (3 + 1) * COURSE_BYTES;
+  let served = 0;
+  // Ranges that never start at byte 0: no download is counted, but every byte is.
+  for (let i = 0; i < 4; i++) {
+    const r = await get(url, "bytes=1-");
+    assert.equal(r.status, 206);
+    served += r.bytes;
+  }
+  assert.equal(served, budget - 4);
+  assert.equal((await get(url, "bytes=1-")).status, 429, "more than the budget has left");
+  assert.equal((await get(url)).status, 429, "a whole download does not fit either, though none was counted");
+  const last = await get(url, `bytes=${COURSE_BYTES - 4}-`);
+  assert.deepEqual(last, { status: 206, bytes: 4 }, "what is left of the budget is served");
+  assert.equal((await get(url, `bytes=${COURSE_BYTES - 1}-`)).status, 429);
+  assert.equal((await get(url, undefined, "HEAD")).status, 429, "HEAD of a spent link");
+});
+
+test("two requests at once cannot both take the last of a link's byte budget", async () => {
+  const { links } = await buyCourse("budget-race@example.com");
+  const url = local(links.get("course.bin") as string);
+  // Spend 3 × (size − 1) of the 4 × size budget, leaving size + 3 bytes; then ask ten times at
+  // once for a range of more than half of that.
+  for (let i = 0; i < 3; i++) assert.equal((await get(url, "bytes=1-")).status, 206);
+  const half = Math.floor((COURSE_BYTES + 3) / 2) + 1;
+  const results = await Promise.all(Array.from({ length: 10 }, () => get(url, `bytes=${COURSE_BYTES - half}-`)));
+  assert.deepEqual(results.map((r) => r.status).sort(), [206, ...Array(9).fill(429)]);
+});
+
+test("the download log keeps the last 1,000 requests per link, pruned in the same write", async () => {
+  const { charge, links } = await buyCourse("long-log@example.com");
+  const url = local(links.get("workbook.pdf") as string);
+  const link = { charge, product: "course", file: 1, issue: 0 }; // workbook.pdf, the second file
+  // 1,005 requests logged one after the other (the ledger operation every request uses), then a HEAD.
+  for (let i = 0; i < 1005; i++) {
+    await p.ledger.logDownloadRequest({ link, at: p.clock.now() - 5000 + i, ip: "198.51.100.9", userAgent: `n${i}`, method: "HEAD", range: null, status: 200, bytes: 0, counted: false });
+  }
+  assert.equal((await fetch(url, { method: "HEAD", headers: { "user-agent": "last" } })).status, 200);
+  const kept = (await p.ledger.downloadRequests(charge)).filter((r) => r.file_name === "workbook.pdf");
+  assert.equal(kept.length, 1000);
+  assert.deepEqual(kept.map((r) => r.user_agent).slice(-2), ["n1004", "last"]);
+  assert.equal(kept[0]?.user_agent, "n6", "the oldest went first");
 });
 
 test("a dispute after delivery with no webhook is noticed by the next pass from Stripe's events and revokes the links", async () => {
@@ -163,3 +237,4 @@ test("every request through a link is logged with time, IP, user agent, status a
   assert.equal(rows[0]?.ip, "127.0.0.1");
   assert.equal(rows[0]?.file_name, "course.bin");
 });
+

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { handleEvent } from "../src/http/webhook-events";
+import { resendCharge } from "../src/pass/resend-charge";
 import { dailyQuotaFault } from "./fakes/fake-resend";
-import { courseConfig, linksIn, writeCourseFiles } from "./helpers/downloads-shop";
+import { courseConfig, linkServer, linksIn, writeCourseFiles } from "./helpers/downloads-shop";
 import { InProcess, inProcess } from "./helpers/in-process";
 import { Shop } from "./helpers/shop";
 
@@ -43,26 +44,65 @@ test("a course email whose answer was lost is sent again byte for byte: the same
   assert.equal(first.size, 2);
 });
 
-test("a send rendered again after Resend's 24 h window carries the links and expiry of the first render", async () => {
+test("a charge delivered 8 days late after a retry gets its full expiresAfter, from when Resend accepted the email", async () => {
   const charge = course("late-retry@example.com");
-  // Refused for certain (not an unknown outcome), to be tried again hours later.
+  // Refused for certain (not an unknown outcome), to be tried again later.
   shop.resend.addFault(dailyQuotaFault());
   await p.pass();
   assert.equal((await p.row(charge))?.state, "retrying");
   const firstRender = p.clock.now();
-  // Every earlier try failed for certain, so past the window the email is rendered afresh.
-  p.clock.advance(25 * 3_600_000);
+  // Eight days later (a domain fixed, a quota freed): rendered afresh, accepted now.
+  const late = 8 * 86_400_000;
+  p.clock.advance(late);
+  try {
+    await p.pass();
+    assert.equal((await p.row(charge))?.state, "delivered");
+    const accepted = Math.floor(p.clock.now());
+    const mail = shop.resend.sentTo("late-retry@example.com")[0];
+    const sent = linksIn(mail?.text);
+    assert.equal(sent.size, 2);
+    const stored = await p.ledger.renderedLinks(charge, "course", "send");
+    assert.equal(stored.length, 2, "one rendering's links, not two");
+    assert.ok((stored[0]?.created_at as number) <= firstRender, "the same links as the first render");
+    assert.equal(stored[0]?.expires_at, accepted + 7 * 86_400_000, "expiry runs from Resend's acceptance");
+    assert.match(mail?.text ?? "", new RegExp(new Date(accepted + 7 * 86_400_000).toISOString().slice(0, 16).replace("T", " ")), "the email shows the date the link works until");
+    const server = await linkServer(p.deps);
+    try {
+      const url = (sent.get("workbook.pdf") as string).replace("https://shop.example.com", server.url);
+      assert.equal((await fetch(url, { method: "HEAD" })).status, 200, "works on arrival");
+      p.clock.advance(7 * 86_400_000 - 60_000);
+      assert.equal((await fetch(url, { method: "HEAD" })).status, 200, "works for all of its 7 days");
+      p.clock.advance(60_000);
+      assert.equal((await fetch(url, { method: "HEAD" })).status, 410);
+    } finally {
+      p.clock.advance(-7 * 86_400_000);
+      await server.app.close();
+    }
+  } finally {
+    p.clock.advance(-late);
+  }
+});
+
+test("fresh links from resend start their own expiry, from when Resend accepted their email", async () => {
+  const charge = course("fresh-expiry@example.com");
   await p.pass();
   assert.equal((await p.row(charge))?.state, "delivered");
-  const sent = linksIn(shop.resend.sentTo("late-retry@example.com")[0]?.text);
-  const stored = await p.ledger.issueLinks({ charge, product: "course", source: "send", files: [], expiresAfterMs: 0, maxDownloads: 0 }, p.clock.now());
-  assert.equal(stored.length, 2, "one rendering's links, not two");
-  const created = stored[0]?.created_at as number;
-  assert.ok(created <= firstRender, "the links were made at the first render, not 25 h later");
-  assert.equal(stored[0]?.expires_at, created + 7 * 86_400_000, "expiry runs from the first render");
-  assert.match(shop.resend.sentTo("late-retry@example.com")[0]?.text ?? "", new RegExp(new Date(created + 7 * 86_400_000).toISOString().slice(0, 16).replace("T", " ")));
-  assert.equal(sent.size, 2);
-  p.clock.advance(-25 * 3_600_000);
+  const first = await p.ledger.renderedLinks(charge, "course", "send");
+  assert.equal(first[0]?.expires_at, Math.floor(p.clock.now()) + 7 * 86_400_000);
+  const sentAt = Math.floor(p.clock.now());
+  p.clock.advance(3 * 86_400_000);
+  try {
+    const out = await resendCharge(p.deps, charge, undefined);
+    const fresh = await p.ledger.renderedLinks(charge, "course", `r${out.run}`);
+    assert.equal(fresh.length, 2);
+    assert.ok(fresh[0]?.issue !== first[0]?.issue, "fresh links, not the first ones");
+    assert.equal(fresh[0]?.expires_at, Math.floor(p.clock.now()) + 7 * 86_400_000, "their own 7 days from their acceptance");
+    assert.equal(fresh[0]?.downloads, 0);
+    const again = await p.ledger.renderedLinks(charge, "course", "send");
+    assert.equal(again[0]?.expires_at, sentAt + 7 * 86_400_000, "the first email's links keep their own expiry");
+  } finally {
+    p.clock.advance(-3 * 86_400_000);
+  }
 });
 
 test("a dispute after delivery alerts the owner once, naming paidup evidence, however often it is seen", async () => {

@@ -17,6 +17,8 @@ export interface FileAnswer {
   start: number;
   /** Bytes this answer will carry (0 for HEAD and 416). */
   length: number;
+  /** The file's size (the byte budget is counted in files). */
+  size: number;
 }
 
 /** The link is fine but the file behind it is not: the operator's problem, answered 500 and logged. */
@@ -59,16 +61,16 @@ export async function openDownload(file: string, filename: string, req: FileRequ
   };
   if (plan.status === 416) {
     await handle.close();
-    return { status: 416, headers: { ...headers, "content-range": contentRange(plan, size), "content-length": "0" }, body: null, start: 0, length: 0 };
+    return { status: 416, headers: { ...headers, "content-range": contentRange(plan, size), "content-length": "0" }, body: null, start: 0, length: 0, size };
   }
   headers["content-length"] = String(plan.length);
   if (plan.status === 206) headers["content-range"] = contentRange(plan, size);
   if (req.method === "HEAD" || plan.length === 0) {
     await handle.close();
-    return { status: plan.status, headers, body: null, start: plan.start, length: 0 };
+    return { status: plan.status, headers, body: null, start: plan.start, length: 0, size };
   }
   const body = handle.createReadStream({ start: plan.start, end: plan.end, highWaterMark: CHUNK_BYTES, autoClose: true });
-  return { status: plan.status, headers, body, start: plan.start, length: plan.length };
+  return { status: plan.status, headers, body, start: plan.start, length: plan.length, size };
 }
 
 /** Passes bytes through and reports how many went by once the stream ends or is torn down. */

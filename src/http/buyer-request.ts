@@ -59,6 +59,9 @@ export async function handleBuyerRequest(deps: PassDeps, rawEmail: string): Prom
     deps.log.warn("buyers' page email failed", { error: result.reason });
     return "send_failed";
   }
+  // The fresh links start their own expiry from this acceptance.
+  const accepted = clock.now();
+  for (const w of wanted) await ledger.acceptLinks(w.charge, w.key, `page:${now}`, accepted);
   deps.log.info("buyers' page email sent", { emailId: result.emailId, purchases: sections.length });
   return "sent";
 }

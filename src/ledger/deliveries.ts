@@ -1,4 +1,5 @@
 import { LedgerState, OUTCOME, STATE } from "../states";
+import { acceptLinks } from "./links";
 import { appendAttempt, ChargeFacts, ChargeRow, getCharge } from "./charges";
 import { startLicenseExpiry } from "./licenses";
 import type { Sql } from "./sql";
@@ -266,6 +267,8 @@ export function commitDelivered(db: Sql, chargeId: string, product: string, emai
        WHERE charge_id = ? AND product = ? AND state NOT IN ('${STATE.delivered}', '${STATE.resolved}')`,
       [emailId, now, now, chargeId, product],
     );
+    // Resend accepted it: the links this email carries start their expiry now, in this same write.
+    await acceptLinks(tx, chargeId, product, "send", now);
     await appendAttempt(tx, chargeId, now, OUTCOME.delivered, { product, emailId });
     // A license key's `expiresAfter` runs from Resend's first acceptance of the email carrying it.
     await startLicenseExpiry(tx, chargeId, product, now);

@@ -18,3 +18,5 @@ export * from "./open";
 export type { Dialect, Driver, Params, Sql } from "./sql";
 export type { AfterDeliveryEvent, AfterDeliveryRow, DownloadRequest, DownloadRequestRow, LinkId, LinkRow, NewLinks } from "./links";
 export type { Activation, DisabledBy, InstanceRow, LicenseRow, NewLicense } from "./licenses";
+export type { BytesWanted } from "./link-usage";
+export { DOWNLOAD_LOG_KEEP } from "./link-usage";

@@ -11,6 +11,8 @@ import * as emailEvents from "./email-events";
 import type { EmailEvent, EmailEventRow } from "./email-events";
 import * as events from "./events";
 import type { EventRow } from "./events";
+import * as linkUsage from "./link-usage";
+import type { BytesWanted } from "./link-usage";
 import * as links from "./links";
 import type { AfterDeliveryEvent, AfterDeliveryRow, DownloadRequest, DownloadRequestRow, LinkId, LinkRow, NewLinks } from "./links";
 import * as licenses from "./licenses";
@@ -137,8 +139,10 @@ export class Ledger {
   linkKey = (): Promise<string> => links.linkKey(this.sql);
   issueLinks = (req: NewLinks, now: number): Promise<LinkRow[]> => links.issueLinks(this.sql, req, now);
   getLink = (id: LinkId): Promise<LinkRow | undefined> => links.getLink(this.sql, id);
-  countDownload = (id: LinkId): Promise<boolean> => links.countDownload(this.sql, id);
-  logDownloadRequest = (r: DownloadRequest): Promise<void> => links.logDownloadRequest(this.sql, r);
+  renderedLinks = (charge: string, product: string, source: string): Promise<LinkRow[]> => links.renderedLinks(this.sql, charge, product, source);
+  acceptLinks = (charge: string, product: string, source: string, at: number): Promise<void> => links.acceptLinks(this.sql, charge, product, source, at);
+  takeLinkBytes = (id: LinkId, want: BytesWanted): Promise<boolean> => linkUsage.takeLinkBytes(this.sql, id, want);
+  logDownloadRequest = (r: DownloadRequest, unsent = 0): Promise<void> => linkUsage.logDownloadRequest(this.sql, r, unsent);
   downloadRequests = (charge: string): Promise<DownloadRequestRow[]> => links.downloadRequestsOf(this.sql, charge);
   recordAfterDelivery = (charge: string, event: AfterDeliveryEvent, at: number, now: number): Promise<boolean> =>
     links.recordAfterDelivery(this.sql, charge, event, at, now);

@@ -19,6 +19,13 @@ export interface LinkRow {
   expires_at: number;
   max_downloads: number;
   downloads: number;
+  /** Bytes reserved by answers so far, ranges included (any unsent rest given back). */
+  bytes_served: number;
+  /** How long the link works, counted from `accepted_at`; null on links made before it was kept. */
+  expires_after_ms: number | null;
+  /** When Resend first accepted the email carrying the link; null until then. */
+  accepted_at: number | null;
+  requests_logged: number;
 }
 
 export interface LinkId {
@@ -80,7 +87,12 @@ const num = (v: unknown) => Number(v);
 
 function asLink(r: LinkRow): LinkRow {
   // PostgreSQL returns BIGINT as a string: numbers in, numbers out.
-  return { ...r, file_index: num(r.file_index), issue: num(r.issue), created_at: num(r.created_at), expires_at: num(r.expires_at), max_downloads: num(r.max_downloads), downloads: num(r.downloads) };
+  const maybe = (v: unknown) => (v === null || v === undefined ? null : num(v));
+  return {
+    ...r, file_index: num(r.file_index), issue: num(r.issue), created_at: num(r.created_at), expires_at: num(r.expires_at),
+    max_downloads: num(r.max_downloads), downloads: num(r.downloads), bytes_served: num(r.bytes_served),
+    expires_after_ms: maybe(r.expires_after_ms), accepted_at: maybe(r.accepted_at), requests_logged: num(r.requests_logged),
+  };
 }
 
 /**
@@ -96,22 +108,29 @@ export async function linkKey(db: Sql): Promise<string> {
 }
 
 /**
- * The links of one rendering. Asked again with the same source (a send repeated after a crash),
- * it returns the links made the first time, so the email is byte-identical and expiry still
- * runs from the first render.
+ * The links of one rendering. Asked again with the same source, it returns the links made the
+ * first time: a send repeated after a crash carries the very same links. Until Resend has
+ * accepted an email carrying them, a render is the start of their count: an email rendered
+ * afresh (every earlier try refused for certain, days ago) shows, and gets, a full expiresAfter.
  */
 export async function issueLinks(db: Sql, req: NewLinks, now: number): Promise<LinkRow[]> {
   return db.transaction(async (tx) => {
     await lockRenderings(tx, req.charge, req.product);
     const existing = await linksOf(tx, req.charge, req.product, req.source);
-    if (existing.length > 0) return existing;
+    if (existing.length > 0) {
+      const changed = await tx.exec(
+        "UPDATE download_links SET expires_at = ? + expires_after_ms WHERE charge_id = ? AND product = ? AND source = ? AND accepted_at IS NULL AND expires_after_ms IS NOT NULL",
+        [Math.floor(now), req.charge, req.product, req.source],
+      );
+      return changed > 0 ? linksOf(tx, req.charge, req.product, req.source) : existing;
+    }
     const top = await tx.one<{ issue: number | null }>("SELECT max(issue) AS issue FROM download_links WHERE charge_id = ? AND product = ?", [req.charge, req.product]);
     const issue = top?.issue === null || top?.issue === undefined ? 0 : num(top.issue) + 1;
     for (const [i, f] of req.files.entries()) {
       await tx.exec(
-        `INSERT INTO download_links (charge_id, product, file_index, issue, source, file_name, file_path, created_at, expires_at, max_downloads, downloads)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
-        [req.charge, req.product, i, issue, req.source, f.name, f.path, now, now + req.expiresAfterMs, req.maxDownloads],
+        `INSERT INTO download_links (charge_id, product, file_index, issue, source, file_name, file_path, created_at, expires_at, expires_after_ms, max_downloads, downloads)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)`,
+        [req.charge, req.product, i, issue, req.source, f.name, f.path, now, now + req.expiresAfterMs, req.expiresAfterMs, req.maxDownloads],
       );
     }
     return linksOf(tx, req.charge, req.product, req.source);
@@ -136,26 +155,27 @@ async function linksOf(db: Sql, charge: string, product: string, source: string)
   return rows.map(asLink);
 }
 
+/** The links one rendering made, as stored (read only: nothing is issued or refreshed). */
+export function renderedLinks(db: Sql, charge: string, product: string, source: string): Promise<LinkRow[]> {
+  return linksOf(db, charge, product, source);
+}
+
+/**
+ * Resend accepted an email carrying the links of this rendering: the first acceptance starts
+ * their expiry (`expiresAfter` from now); a later one (a re-send Resend recognised) changes
+ * nothing. Written in the same transaction as the delivery it belongs to, where there is one.
+ */
+export async function acceptLinks(db: Sql, charge: string, product: string, source: string, at: number): Promise<void> {
+  await db.exec(
+    "UPDATE download_links SET accepted_at = ?, expires_at = ? + expires_after_ms WHERE charge_id = ? AND product = ? AND source = ? AND accepted_at IS NULL AND expires_after_ms IS NOT NULL",
+    // Whole milliseconds, rounded down (a test clock has fractions; PostgreSQL BIGINT would round them).
+    [Math.floor(at), Math.floor(at), charge, product, source],
+  );
+}
+
 export async function getLink(db: Sql, id: LinkId): Promise<LinkRow | undefined> {
   const row = await db.one<LinkRow>("SELECT * FROM download_links WHERE charge_id = ? AND product = ? AND file_index = ? AND issue = ?", [id.charge, id.product, id.file, id.issue]);
   return row && asLink(row);
-}
-
-/** Takes one download off the link's allowance; false once it is used up. One statement, so two racing GETs cannot both take the last one. */
-export async function countDownload(db: Sql, id: LinkId): Promise<boolean> {
-  const changed = await db.exec(
-    "UPDATE download_links SET downloads = downloads + 1 WHERE charge_id = ? AND product = ? AND file_index = ? AND issue = ? AND downloads < max_downloads",
-    [id.charge, id.product, id.file, id.issue],
-  );
-  return changed === 1;
-}
-
-export async function logDownloadRequest(db: Sql, r: DownloadRequest): Promise<void> {
-  await db.exec(
-    `INSERT INTO download_requests (charge_id, product, file_index, issue, at, ip, user_agent, method, range_header, status, bytes, counted)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    [r.link.charge, r.link.product, r.link.file, r.link.issue, r.at, r.ip, r.userAgent, r.method, r.range, r.status, r.bytes, r.counted ? 1 : 0],
-  );
 }
 
 /** Every request through any of a charge's links, oldest first, with the file's name. */
@@ -164,7 +184,7 @@ export async function downloadRequestsOf(db: Sql, charge: string): Promise<Downl
     `SELECT r.charge_id, r.product, r.file_index, r.issue, l.file_name, r.at, r.ip, r.user_agent, r.method, r.range_header, r.status, r.bytes, r.counted
      FROM download_requests r JOIN download_links l
        ON l.charge_id = r.charge_id AND l.product = r.product AND l.file_index = r.file_index AND l.issue = r.issue
-     WHERE r.charge_id = ? ORDER BY r.at, r.issue, r.file_index`,
+     WHERE r.charge_id = ? ORDER BY r.at, r.issue, r.file_index, r.seq`,
     [charge],
   );
   return rows.map((r) => ({ ...r, file_index: num(r.file_index), issue: num(r.issue), at: num(r.at), status: num(r.status), bytes: num(r.bytes), counted: num(r.counted) }));

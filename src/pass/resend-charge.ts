@@ -85,6 +85,8 @@ export async function resendCharge(deps: PassDeps, chargeId: string, toFlag: str
       throw new ResendFailed(`Resend did not accept the re-send of ${chargeId} (${product.key}): ${result.reason}`, hint);
     }
     await ledger.recordResent({ charge: chargeId, emailId: result.emailId, note, to: toFlag !== undefined ? to : null, now: clock.now() });
+    // Fresh links start their own expiry from this acceptance.
+    if (downloads) await ledger.acceptLinks(chargeId, product.key, `r${run}`, clock.now());
     outcome.emails.push({ product: product.key, emailId: result.emailId, key });
   }
   return outcome;

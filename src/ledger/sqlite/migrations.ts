@@ -1,7 +1,7 @@
 import { STATE } from "../../states";
 import { DELIVERIES_SCHEMA } from "../deliveries-schema";
 import { EMAIL_EVENTS_SCHEMA } from "../email-events-schema";
-import { BUYER_LOOKUP_INDEX, LINKS_SCHEMA } from "../links-schema";
+import { BUYER_LOOKUP_INDEX, LINKS_SCHEMA, linkLimitsMigration } from "../links-schema";
 import { ALERTS_SCHEMA } from "../alerts-schema";
 import { LICENSES_SCHEMA } from "../licenses-schema";
 import { ANNOUNCEMENTS_SCHEMA } from "../announcements-schema";
@@ -117,6 +117,8 @@ export const MIGRATIONS: readonly string[] = [
   LICENSES_SCHEMA,
   // 8: announcements to past buyers, their recipients and recorded batches; unsubscribed addresses.
   ANNOUNCEMENTS_SCHEMA,
+  // 9: download links' byte budget, expiry from acceptance, a log of at most 1,000 requests per link.
+  linkLimitsMigration("rowid"),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
