@@ -30,6 +30,7 @@ const commands = {
   check: () => require("./commands/check") as typeof import("./commands/check"),
   resend: () => require("./commands/resend") as typeof import("./commands/resend"),
   evidence: () => require("./commands/evidence") as typeof import("./commands/evidence"),
+  license: () => require("./commands/license") as typeof import("./commands/license"),
   announce: () => require("./commands/announce") as typeof import("./commands/announce"),
   moveLedger: () => require("./commands/move-ledger") as typeof import("./commands/move-ledger"),
 };
@@ -133,6 +134,12 @@ export function buildProgram(setExit: (code: ExitCode) => void): Command {
     .option("--json", "print the evidence as JSON")
     .option("--attach", "save it as draft evidence on the charge's open dispute (needs dispute write access)")
     .action(async (id: string, opts: { json?: boolean; attach?: boolean }) => run(() => commands.evidence().evidenceCommand(id, opts))());
+
+  program
+    .command("license <key_or_charge_or_action> [more...]")
+    .description("a license key (or a charge's keys) and its instances; license disable|enable <key>; license deactivate <key> <instance_id>")
+    .option("--json", "print the key(s) as JSON")
+    .action(async (first: string, more: string[], opts: { json?: boolean }) => run(() => commands.license().licenseCommand([first, ...more], opts))());
 
   program
     .command("announce <product>")

@@ -182,3 +182,37 @@ test("the signing key is made once per ledger: another process on the same ledge
     await ledger.close();
   }
 });
+
+test("expiresAfter runs from when Resend first accepted the email, and the certificate never outlives the key", async () => {
+  shop.resend.addFault({ method: "POST", path: "/emails", kind: "status", status: 500, times: 1 });
+  const charge = buyApp(shop.stripe, p.clock.now(), "pro@example.com", 1, {}, "price_pro");
+  const madeAt = p.clock.now();
+  await p.pass();
+  assert.notEqual((await p.row(charge.id))?.state, "delivered");
+  for (let i = 0; i < 5 && (await p.row(charge.id))?.state !== "delivered"; i++) {
+    p.clock.advance(2 * 3_600_000);
+    await p.pass();
+  }
+  assert.equal((await p.row(charge.id))?.state, "delivered");
+  const acceptedAt = p.clock.now();
+  const mail = shop.resend.sentTo("pro@example.com").at(-1);
+  const key = keyIn(mail?.text);
+  assert.match(key, /^PRO-/);
+  assert.match(mail?.text ?? "", new RegExp(`^Expires: ${new Date(madeAt + 30 * 86_400_000).toISOString().slice(0, 10)}$`, "m"));
+  assert.match(mail?.text ?? "", /^Activations: 3$/m, "activations default to 3");
+  const ip = nextIp();
+  const v = await post(server.url, "validate", { license_key: key }, { ip });
+  assert.equal(v.body.license_key.expires_at, new Date(acceptedAt + 30 * 86_400_000).toISOString());
+  p.clock.advance(29 * 86_400_000);
+  const late = await post(server.url, "validate", { license_key: key }, { ip });
+  assert.equal(late.body.valid, true);
+  const claims = JSON.parse(Buffer.from((late.body.certificate as string).split(".")[1] as string, "base64url").toString()) as { exp: number };
+  assert.equal(claims.exp, Math.floor((acceptedAt + 30 * 86_400_000) / 1000), "7d offline capped at the key's expiry");
+  p.clock.advance(86_400_000);
+  const expired = await post(server.url, "validate", { license_key: key }, { ip });
+  assert.deepEqual([expired.status, expired.body.valid, expired.body.license_key.status, expired.body.certificate], [200, false, "expired", null]);
+  const act = await post(server.url, "activate", { license_key: key, instance_name: "late" }, { ip });
+  assert.equal(act.status, 400);
+  assert.match(act.body.error, /expired/);
+  p.clock.advance(-30 * 86_400_000);
+});

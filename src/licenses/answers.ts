@@ -19,7 +19,8 @@ export interface LicenseAnswer {
 
 export interface AnswerDeps {
   ledger: Ledger;
-  config: Config;
+  /** null: `paidup license` without a loadable config (product names are then the keys). */
+  config: Config | null;
   now: () => number;
 }
 
@@ -50,7 +51,7 @@ export function badRequest(route: Route, error: string): LicenseAnswer {
   return empty(route, 400, error);
 }
 
-function licenseKeyOf(row: LicenseRow, status: LicenseStatus) {
+export function licenseKeyOf(row: LicenseRow, status: LicenseStatus) {
   return {
     id: row.id, status, key: row.license_key, activation_limit: row.activation_limit, activation_usage: row.activation_usage,
     created_at: iso(row.created_at), expires_at: iso(row.expires_at),
@@ -59,9 +60,9 @@ function licenseKeyOf(row: LicenseRow, status: LicenseStatus) {
 
 const instanceOf = (i: InstanceRow) => ({ id: i.id, name: i.name, created_at: iso(i.created_at) });
 
-async function metaOf(deps: AnswerDeps, row: LicenseRow) {
+export async function metaOf(deps: Pick<AnswerDeps, "ledger" | "config">, row: LicenseRow) {
   const charge = await deps.ledger.getCharge(row.charge_id);
-  const product = deps.config.products.find((p) => p.key === row.product);
+  const product = deps.config?.products.find((p) => p.key === row.product);
   return {
     store_id: null, order_id: row.charge_id, order_item_id: null, product_id: row.product, product_name: product?.name ?? row.product,
     variant_id: null, variant_name: null, customer_id: row.customer_id, customer_name: charge?.name ?? null, customer_email: charge?.email ?? null,
@@ -108,7 +109,7 @@ async function validate(deps: AnswerDeps, row: LicenseRow, instanceId: string | 
   const base = { license_key: licenseKeyOf(row, status), instance: activeInstance ? instanceOf(activeInstance) : null, meta: await metaOf(deps, row) };
   if (error !== null) return { status: 200, body: { valid: false, error, ...base, certificate: null } };
 
-  const product = deps.config.products.find((p) => p.key === row.product);
+  const product = deps.config?.products.find((p) => p.key === row.product);
   const iat = Math.floor(now / 1000);
   let exp = iat + Math.floor((product?.license?.offlineForMs ?? DEFAULT_OFFLINE_MS) / 1000);
   // An app offline may keep working until exp: never past the key's own expiry.

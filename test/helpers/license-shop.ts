@@ -21,12 +21,22 @@ export const APP_PRODUCT = {
   license: { activations: 2, prefix: "FOCUS", offlineFor: "3d" },
 };
 
+/** A yearly edition: its key expires 30 days after Resend accepted its email. */
+export const PRO_PRODUCT = {
+  key: "pro",
+  name: "Focus Pro",
+  match: { price: "price_pro" },
+  subject: "Your {{product}} license",
+  text: "templates/app.txt",
+  license: { expiresAfter: "30d", prefix: "PRO" },
+};
+
 export function writeAppFiles(dir: string): void {
   fs.writeFileSync(path.join(dir, "templates", "app.txt"), "Hi {{name}}\nKey: {{license.key}}\nActivations: {{license.activations}}\nExpires: {{license.expires}}\n");
 }
 
 export function appConfig(license: Record<string, unknown> = APP_PRODUCT.license, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { from: "Focus <shop@example.com>", replyTo: "help@example.com", resend: { maxPerSecond: 100 }, products: [...DEFAULT_PRODUCTS, { ...APP_PRODUCT, license }], ...extra };
+  return { from: "Focus <shop@example.com>", replyTo: "help@example.com", resend: { maxPerSecond: 100 }, products: [...DEFAULT_PRODUCTS, { ...APP_PRODUCT, license }, PRO_PRODUCT], ...extra };
 }
 
 /** The key in an email's text body. */
@@ -37,13 +47,13 @@ export function keyIn(text: string | undefined): string {
 }
 
 /** A charge for `quantity` copies of the app, bought through Checkout. */
-export function buyApp(stripe: FakeStripe, nowMs: number, email: string, quantity = 1, extra: Record<string, unknown> = {}) {
+export function buyApp(stripe: FakeStripe, nowMs: number, email: string, quantity = 1, extra: Record<string, unknown> = {}, price = "price_app") {
   const pi = `pi_${Math.random().toString(36).slice(2, 12)}`;
   const charge = stripe.addCharge({
     amount: 1500 * quantity, currency: "usd", payment_intent: pi, created: Math.floor(nowMs / 1000) - 5,
     billing_details: { email, name: "Ada Buyer" }, ...extra,
   });
-  stripe.addCheckoutSession({ payment_intent: pi, line_items: [{ price: { id: "price_app", product: "prod_app" }, quantity }] });
+  stripe.addCheckoutSession({ payment_intent: pi, line_items: [{ price: { id: price, product: price.replace("price_", "prod_") }, quantity }] });
   return charge;
 }
 
