@@ -143,9 +143,9 @@ test("a pass after these charges were judged looks none of them up again: one li
   assert.equal(shop.stripe.requestCount({ path: "/v1/charges" }), 1);
 });
 
-test("status judges a paid charge with no row as a pass would: an invoice no product is on is not missing, a Checkout sale of nothing in the catalog is", async () => {
+test("status and show judge a paid charge with no row as a pass would: an invoice no product is on is not missing, a Checkout sale of nothing in the catalog is", async () => {
   const old = now() - 20 * 60; // older than stuckAfter (15m), after the watermark's reach: no pass lists it now
-  const { charge: invoiced } = invoiceCharge({ amount: 1900, lines: [{ price: "price_saas", product: "prod_saas" }], reason: "manual", created: old });
+  const { charge: invoiced, invoice: invoicedInvoice } = invoiceCharge({ amount: 1900, lines: [{ price: "price_saas", product: "prod_saas" }], reason: "manual", created: old });
   const unknown = shop.stripe.addCharge({ amount: 1900, currency: "usd", payment_intent: `pi_unk_${now()}`, billing_details: { email: "u@example.com" }, created: old });
   shop.stripe.addCheckoutSession({ payment_intent: String(unknown.payment_intent), line_items: [{ price: { id: "price_other", product: "prod_other" } }] });
   const r = await shop.run(["status", "--json"]);
@@ -153,6 +153,8 @@ test("status judges a paid charge with no row as a pass would: an invoice no pro
   assert.deepEqual(stuck.map((s) => [s.charge, s.state]), [[unknown.id, "missing"]], r.stdout);
   assert.ok(!stuck.some((s) => s.charge === invoiced.id));
   assert.equal(r.code, 1);
+  const show = JSON.parse((await shop.run(["show", invoiced.id, "--json"])).stdout) as { state: string; reason: string };
+  assert.deepEqual([show.state, show.reason], ["skipped", `no pass has recorded it; it would be skipped: not a product sale: invoice ${invoicedInvoice}`]);
   // Taken in by a pass (as a deep re-check would), they end as status judged them.
   await shop.run(["reconcile", "--since", "1h"]);
   assert.equal(shop.row(invoiced.id)?.state, "skipped");

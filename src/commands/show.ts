@@ -11,6 +11,10 @@ import { formatAmount } from "../delivery/templates";
 import { chargeIdFor } from "./charge-id";
 import { formatAge } from "./format";
 import { chargeFacts, chargeFromStripe } from "./stripe-lookup";
+import { catalogLoader } from "./catalog-loader";
+import { notTheShops } from "../pass/status";
+import type { StripeSource } from "../stripe/stripe-source";
+import { STATE } from "../states";
 
 export interface AttemptEntry {
   at: string;
@@ -71,7 +75,8 @@ export async function showCommand(id: string, flags: { json?: boolean }): Promis
     if (!row) {
       // No pass has recorded it (Stripe listed it late): Stripe's facts are all there is.
       const charge = await chargeFromStripe(ctx.stripe, chargeId);
-      const entry: ShowEntry = { ...unrecordedEntry(charge, Number(await ctx.ledger.getMeta("start_line"))), attempts: [], products: [], stripe: stripeFacts(charge) };
+      const startLine = Number(await ctx.ledger.getMeta("start_line"));
+      const entry: ShowEntry = { ...(await unrecordedEntry(charge, startLine, ctx.stripe, env.configPath)), attempts: [], products: [], stripe: stripeFacts(charge) };
       process.stdout.write(flags.json ? JSON.stringify(entry, null, 2) + "\n" : human(entry, null, [], systemClock.now()));
       return EXIT.ok;
     }
@@ -103,12 +108,18 @@ function stripeFacts(c: Stripe.Charge): StripeFacts {
   return { status: c.status, paid: c.paid, captured: c.captured, refunded: c.refunded, amountRefunded: c.amount_refunded, disputed: c.disputed };
 }
 
-/** A charge with no ledger row: `missing` if a pass would deliver it, else what a pass would record. */
-function unrecordedEntry(charge: Stripe.Charge, startLine: number): Omit<StuckEntry, "attempts"> {
+/**
+ * A charge with no ledger row: `missing` if a pass would deliver it, else what a pass would record
+ * (judged as `status` judges it: eligibility, then the ignore rules and the catalog).
+ */
+async function unrecordedEntry(charge: Stripe.Charge, startLine: number, stripe: StripeSource | null, configPath: string): Promise<Omit<StuckEntry, "attempts">> {
   const facts = chargeFacts(charge);
   const { attempts: _none, ...missing } = missingEntry({ ...facts, email: facts.email ?? null });
+  const wouldBe = (state: string, reason: string) => ({ ...missing, state, reason: `no pass has recorded it; it would be ${state}: ${reason}` });
   const verdict = judge(charge, startLine);
-  return verdict.kind === "eligible" ? missing : { ...missing, state: verdict.state, reason: `no pass has recorded it; it would be ${verdict.state}: ${verdict.reason}` };
+  if (verdict.kind !== "eligible") return wouldBe(verdict.state, verdict.reason);
+  const skip = stripe ? await notTheShops(charge, stripe, startLine, catalogLoader(configPath)) : null;
+  return skip ? wouldBe(STATE.skipped, skip) : missing;
 }
 
 const yesNo = (b: boolean) => (b ? "yes" : "no");

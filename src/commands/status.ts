@@ -4,8 +4,8 @@ import { loadThresholds } from "../thresholds";
 import { openLookContext } from "./look-context";
 import { EXIT, ExitCode } from "../errors";
 import type { StuckEntry } from "../pass/report";
-import type * as ConfigModule from "../config";
-import { CatalogLoader, collectStatus, StatusReport } from "../pass/status";
+import { collectStatus, StatusReport } from "../pass/status";
+import { catalogLoader } from "./catalog-loader";
 import { formatAmount } from "../delivery/templates";
 import { formatAge, formatTable } from "./format";
 
@@ -29,24 +29,6 @@ export async function statusCommand(flags: StatusFlags): Promise<ExitCode> {
   } finally {
     await ctx.close();
   }
-}
-
-/**
- * The catalog and ignore rules, loaded (with zod) only when a charge without a row must be judged;
- * a config that does not load leaves such charges reported as missing, as before.
- */
-function catalogLoader(configPath: string): CatalogLoader {
-  let loaded: Promise<Awaited<ReturnType<CatalogLoader>>> | undefined;
-  return () =>
-    (loaded ??= (async () => {
-      try {
-        // Loaded here, not at the top: `status --offline` starts without zod.
-        // eslint-disable-next-line @typescript-eslint/no-require-imports
-        return (require("../config") as typeof ConfigModule).loadConfig(configPath);
-      } catch {
-        return null;
-      }
-    })());
 }
 
 function human(report: StatusReport, now: number, offline: boolean): string {

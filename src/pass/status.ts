@@ -74,7 +74,7 @@ async function missingCharges(ledger: Ledger, stripe: StripeSource, now: number,
     // "Older than stuckAfter" on Stripe's clock (the Date of its first page), as `created` is.
     if (charge.created > (listing.stripeNow ?? hostNow) - Math.floor(stuckAfterMs / 1000)) continue;
     if (judge(charge, startLine).kind !== "eligible" || (await ledger.getState(charge.id)) !== undefined) continue;
-    if (!(await wouldBeStuck(charge, stripe, startLine, loadCatalog))) continue;
+    if ((await notTheShops(charge, stripe, startLine, loadCatalog)) !== null) continue;
     const email = charge.billing_details?.email ?? charge.receipt_email ?? null;
     missing.push(missingEntry({ id: charge.id, amount: charge.amount, currency: charge.currency, created: charge.created, email }));
   }
@@ -82,12 +82,15 @@ async function missingCharges(ledger: Ledger, stripe: StripeSource, now: number,
 }
 
 /**
- * Judged as a pass would judge it: a charge an ignore rule or the catalog skips (an invoice no
- * product is on, a renewal) is not missing, only one a pass would deliver or send to review.
+ * Judged as a pass would judge it: the skip reason when an ignore rule or the catalog says the
+ * charge is not the shop's (an invoice no product is on, a renewal), else null (a pass would
+ * deliver it or send it to review: with no row, it is missing).
  */
-async function wouldBeStuck(charge: Stripe.Charge, stripe: StripeSource, startLine: number, loadCatalog: CatalogLoader): Promise<boolean> {
+export async function notTheShops(charge: Stripe.Charge, stripe: StripeSource, startLine: number, loadCatalog: CatalogLoader): Promise<string | null> {
   const catalog = await loadCatalog();
-  if (!catalog) return true;
-  if (ignoredBy(catalog.ignore, charge)) return false;
-  return (await judgePurchase(catalog.products, charge, purchaseLookups({ stripe }, charge, startLine))).kind !== "skip";
+  if (!catalog) return null;
+  const ignored = ignoredBy(catalog.ignore, charge);
+  if (ignored) return ignored;
+  const judged = await judgePurchase(catalog.products, charge, purchaseLookups({ stripe }, charge, startLine));
+  return judged.kind === "skip" ? judged.reason : null;
 }
