@@ -31,6 +31,7 @@ const commands = {
   resend: () => require("./commands/resend") as typeof import("./commands/resend"),
   evidence: () => require("./commands/evidence") as typeof import("./commands/evidence"),
   license: () => require("./commands/license") as typeof import("./commands/license"),
+  lookup: () => require("./commands/lookup") as typeof import("./commands/lookup"),
   announce: () => require("./commands/announce") as typeof import("./commands/announce"),
   moveLedger: () => require("./commands/move-ledger") as typeof import("./commands/move-ledger"),
 };
@@ -150,6 +151,12 @@ export function buildProgram(setExit: (code: ExitCode) => void): Command {
     .option("--dry-run", "send and record nothing; print the audience, start or resume, and one rendered sample")
     .option("--json", "print the counts as JSON")
     .action(async (product: string, opts: AnnounceFlagsCli) => run(() => commands.announce().announceCommand(product, opts, stopSignal()))());
+
+  program
+    .command("lookup <email>")
+    .description("everything the ledger knows about one buyer: each charge, its emails, downloads and license keys, announcements (read-only)")
+    .option("--json", "print it as JSON")
+    .action(async (email: string, opts: { json?: boolean }) => run(() => commands.lookup().lookupCommand(email, opts))());
 
   program
     .command("check")

@@ -4,6 +4,7 @@ import { openLookContext } from "./context";
 import { isoMs } from "../duration";
 import { EXIT, ExitCode, PaidupError } from "../errors";
 import type Stripe from "stripe";
+import type { AttemptRow, ChargeRow, Ledger } from "../ledger";
 import { judge } from "../pass/eligibility";
 import { redact } from "../redact";
 import { missingEntry, stuckEntry, StuckEntry } from "../pass/report";
@@ -38,6 +39,15 @@ export interface EmailEventEntry {
   emailId: string;
   detail: string | null;
   source: string;
+}
+
+/** The ledger's side of a charge as `show` prints it (`lookup` prints the same for each charge). */
+export async function ledgerEntry(ledger: Ledger, row: ChargeRow): Promise<{ entry: Omit<ShowEntry, "stripe" | "stripeNote">; history: AttemptRow[] }> {
+  const history = await ledger.attempts(row.id);
+  const attempts = history.map((a) => ({ at: isoMs(a.at), outcome: a.outcome, emailId: a.email_id, error: a.error, note: a.note }));
+  const products = (await ledger.deliveries(row.id)).map((d) => ({ key: d.product, state: d.state, emailId: d.email_id }));
+  const emailEvents = (await ledger.emailEventsOf(row.id)).map((e) => ({ at: isoMs(e.at), type: e.type, emailId: e.email_id, detail: e.detail, source: e.source }));
+  return { entry: { ...stuckEntry(row), attempts, products, emailEvents }, history };
 }
 
 /** Stripe's view of the charge now, as `show` prints it (text and --json alike). */
@@ -80,10 +90,7 @@ export async function showCommand(id: string, flags: { json?: boolean }): Promis
       process.stdout.write(flags.json ? JSON.stringify(entry, null, 2) + "\n" : human(entry, null, [], systemClock.now()));
       return EXIT.ok;
     }
-    const history = await ctx.ledger.attempts(chargeId);
-    const attempts = history.map((a) => ({ at: isoMs(a.at), outcome: a.outcome, emailId: a.email_id, error: a.error, note: a.note }));
-    const products = (await ctx.ledger.deliveries(chargeId)).map((d) => ({ key: d.product, state: d.state, emailId: d.email_id }));
-    const emailEvents = (await ctx.ledger.emailEventsOf(chargeId)).map((e) => ({ at: isoMs(e.at), type: e.type, emailId: e.email_id, detail: e.detail, source: e.source }));
+    const { entry: ledgerSide, history } = await ledgerEntry(ctx.ledger, row);
     let stripe: StripeFacts | null = null;
     let stripeNote: string | undefined = "not asked (no STRIPE_SECRET_KEY)";
     if (ctx.stripe) {
@@ -96,7 +103,7 @@ export async function showCommand(id: string, flags: { json?: boolean }): Promis
         stripeNote = `unavailable: ${redact(err instanceof PaidupError || err instanceof Error ? err.message : String(err))}`;
       }
     }
-    const entry: ShowEntry = { ...stuckEntry(row), attempts, products, emailEvents, stripe, ...(stripeNote === undefined ? {} : { stripeNote }) };
+    const entry: ShowEntry = { ...ledgerSide, stripe, ...(stripeNote === undefined ? {} : { stripeNote }) };
     process.stdout.write(flags.json ? JSON.stringify(entry, null, 2) + "\n" : human(entry, row.email_id, history.map((a) => a.product), systemClock.now()));
     return EXIT.ok;
   } finally {

@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import { isEmailAddress } from "../address";
 import type { Downloads } from "../config";
 import { shopNameFrom } from "../downloads/buyers-page";
 import { downloadVars } from "../downloads/links";
@@ -9,14 +10,13 @@ import type { PassDeps } from "../pass/pass-deps";
 // per 15 minutes per address (kept in the ledger, so a restart or a second host does not reset it).
 
 export const BUYER_WINDOW_MS = 15 * 60_000;
-const ADDRESS = /^[^\s@<>",;]+@[^\s@<>",;.]+(?:\.[^\s@<>",;.]+)*\.[A-Za-z]{2,}$/;
 
 export type BuyerOutcome = "not_an_address" | "too_soon" | "nothing_to_send" | "sent" | "send_failed";
 
 export async function handleBuyerRequest(deps: PassDeps, rawEmail: string): Promise<BuyerOutcome> {
   const { config, clock, mailer } = deps;
   const email = rawEmail.trim().toLowerCase();
-  if (!ADDRESS.test(email) || email.length > 254 || !config.publicUrl || !mailer) return "not_an_address";
+  if (!isEmailAddress(email) || !config.publicUrl || !mailer) return "not_an_address";
   const { ledger } = deps;
   const now = clock.now();
   // Looked up before anything is written: an address with nothing to send (a stranger, a

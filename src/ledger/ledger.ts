@@ -1,5 +1,6 @@
 import type { LedgerState } from "../states";
 import * as alerts from "./alerts";
+import * as buyers from "./buyers";
 import type { AlertMark, NewAlert, PendingAlertSend } from "./alerts";
 import * as announce from "./announcements";
 import type { AnnouncementRow, AudienceCandidate, BatchRow, BatchState, BuyerAnnouncement, NewAnnouncement, RecipientRow, RecipientState } from "./announcements";
@@ -177,6 +178,11 @@ export class Ledger {
   setLicenseEnabled = (keyId: string, enabled: boolean, now: number): Promise<boolean> => licenses.setLicenseEnabled(this.sql, keyId, enabled, now);
   enableAfterDisputeWon = (charge: string, now: number): Promise<boolean> => licenses.enableAfterDisputeWon(this.sql, charge, now);
   hasKeyDisabledByDispute = (charge: string): Promise<boolean> => licenses.hasKeyDisabledByDispute(this.sql, charge);
+
+  // One buyer, for `lookup` (./buyers)
+  chargesOfBuyer = (email: string): Promise<ChargeRow[]> => buyers.chargesOfBuyer(this.sql, email);
+  formerAddresses = (charge: string): Promise<string[]> => buyers.formerAddresses(this.sql, charge);
+  downloadCount = (charge: string): Promise<number> => buyers.downloadCount(this.sql, charge);
 
   // `paidup resend` (./resends)
   nextResendNumber = (charge: string): Promise<number> => resends.nextResendNumber(this.sql, charge);

@@ -1,3 +1,4 @@
+import { keepFormerAddress } from "./buyers";
 import type { Sql } from "./sql";
 
 // `paidup resend`: each run is one numbered re-send (`r<n>`), kept in the attempt history.
@@ -18,7 +19,11 @@ export async function nextResendNumber(db: Sql, charge: string): Promise<number>
 export async function recordResent(db: Sql, r: { charge: string; emailId: string; note: string; to: string | null; now: number }): Promise<void> {
   await db.transaction(async (tx) => {
     await tx.exec("INSERT INTO attempts (charge_id, at, outcome, email_id, error, note) VALUES (?, ?, 'resent', ?, NULL, ?)", [r.charge, r.now, r.emailId, r.note]);
-    if (r.to !== null) await tx.exec("UPDATE charges SET email = ?, updated_at = ? WHERE id = ?", [r.to, r.now, r.charge]);
+    if (r.to !== null) {
+      // `lookup` finds the buyer by either address.
+      await keepFormerAddress(tx, r.charge, r.to, r.now);
+      await tx.exec("UPDATE charges SET email = ?, updated_at = ? WHERE id = ?", [r.to, r.now, r.charge]);
+    }
     await tx.exec(
       `UPDATE charges SET state = 'delivered', email_id = ?, reason = NULL, alerted = 0, state_since = ?, updated_at = ?
        WHERE id = ? AND state = 'bounced'`,

@@ -42,6 +42,8 @@ export interface InProcess {
   /** runPass: the pass plus its health record and alerts, as the CLI runs it. */
   runPass(): Promise<PassReport>;
   row(id: string): Promise<ChargeRow | undefined>;
+  /** The environment that points the CLI at this same ledger (PAIDUP_DB, or PAIDUP_DATABASE_URL). */
+  ledgerEnv: Record<string, string>;
   close(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export async function inProcess(shop: Shop, opts: InProcessOptions = {}): Promis
     pass: () => reconcileOnce(deps),
     runPass: () => runPass(deps),
     row: (id) => ledger.getCharge(id),
+    ledgerEnv: databaseUrl ? { PAIDUP_DATABASE_URL: databaseUrl } : { PAIDUP_DB: dbPath },
     close: () => ledger.close(),
   };
 }

@@ -3,6 +3,7 @@ import { DELIVERIES_SCHEMA } from "../deliveries-schema";
 import { EMAIL_EVENTS_SCHEMA } from "../email-events-schema";
 import { BUYER_LOOKUP_INDEX, LINKS_SCHEMA, linkLimitsMigration } from "../links-schema";
 import { ALERTS_SCHEMA } from "../alerts-schema";
+import { BUYERS_SCHEMA } from "../buyers-schema";
 import { LICENSES_SCHEMA } from "../licenses-schema";
 import { ANNOUNCEMENTS_SCHEMA } from "../announcements-schema";
 
@@ -97,6 +98,8 @@ export const PG_MIGRATIONS: readonly string[] = [
   ANNOUNCEMENTS_SCHEMA,
   // 9: as sqlite/migrations.ts entry 9 (ctid where SQLite has rowid).
   linkLimitsMigration("ctid"),
+  // 10: the addresses a charge had before `resend --to` corrected them, so `lookup` finds either.
+  BUYERS_SCHEMA,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

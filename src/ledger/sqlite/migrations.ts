@@ -3,6 +3,7 @@ import { DELIVERIES_SCHEMA } from "../deliveries-schema";
 import { EMAIL_EVENTS_SCHEMA } from "../email-events-schema";
 import { BUYER_LOOKUP_INDEX, LINKS_SCHEMA, linkLimitsMigration } from "../links-schema";
 import { ALERTS_SCHEMA } from "../alerts-schema";
+import { BUYERS_SCHEMA } from "../buyers-schema";
 import { LICENSES_SCHEMA } from "../licenses-schema";
 import { ANNOUNCEMENTS_SCHEMA } from "../announcements-schema";
 
@@ -119,6 +120,8 @@ export const MIGRATIONS: readonly string[] = [
   ANNOUNCEMENTS_SCHEMA,
   // 9: download links' byte budget, expiry from acceptance, a log of at most 1,000 requests per link.
   linkLimitsMigration("rowid"),
+  // 10: the addresses a charge had before `resend --to` corrected them, so `lookup` finds either.
+  BUYERS_SCHEMA,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
