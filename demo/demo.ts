@@ -1,4 +1,5 @@
-import { spawn } from "node:child_process";
+import { ChildProcess, spawn } from "node:child_process";
+import net from "node:net";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -59,9 +60,10 @@ async function main(): Promise<void> {
     stripe.addCharge({ amount: 999, metadata: {}, billing_details: { email: "cy@example.com", name: "Cy" }, created: now - 1000 });
     stripe.addCharge({ amount: 4900, metadata: { product: "ship-fast" }, refunded: true, amount_refunded: 4900, billing_details: { email: "di@example.com" }, created: now - 500 });
     stripe.addCharge({ amount: 4900, metadata: { product: "ship-fast" }, billing_details: { email: "old@example.com" }, created: now - 3 * 86400 });
-    process.stdout.write("\nStripe (fake) now holds 5 charges: two to deliver, one matching no product,\none refunded, one from before the start line.\n");
+    const app = stripe.addCharge({ amount: 1500, metadata: { product: "focus-app" }, billing_details: { email: "ed@example.com", name: "Ed" }, created: now - 400 });
+    process.stdout.write("\nStripe (fake) now holds 6 charges: three to deliver (one sold with a license key),\none matching no product, one refunded, one from before the start line.\n");
 
-    section("first pass: delivers two, flags the unmatched one");
+    section("first pass: delivers three, flags the unmatched one");
     await paidup("reconcile");
     section("second pass: nothing new, nothing sent");
     await paidup("reconcile");
@@ -71,9 +73,61 @@ async function main(): Promise<void> {
     section("emails the fake Resend received");
     for (const e of resend.sent) process.stdout.write(`  to ${String(e.to)}: "${e.subject}" (${e.idempotencyKey})\n`);
     process.stdout.write(`\n${resend.sent.length} emails sent in total.\n`);
+
+    await licenseDemo(work, env, paidup, () => stripe.refund(app.id), resend.sentTo("ed@example.com")[0]?.text ?? "");
   } finally {
     await Promise.all([stripe.close(), resend.close()]);
     fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, "127.0.0.1", () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The license key Ed received: activated on serve's API, checked by the example client, then disabled by a refund. */
+async function licenseDemo(work: string, env: Record<string, string | undefined>, paidup: (...args: string[]) => Promise<number | null>, refund: () => void, email: string): Promise<void> {
+  const key = /license key: (\S+)/.exec(email)?.[1] ?? "";
+  section("the license key in Ed's email");
+  process.stdout.write(`  ${key}\n`);
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const serve: ChildProcess = spawn(process.execPath, [BIN, "serve", "--port", String(port)], { cwd: work, env: { ...env, STRIPE_WEBHOOK_SECRET: "whsec_demo" }, stdio: "ignore" });
+  try {
+    for (let i = 0; i < 100; i++) {
+      if (await fetch(`${base}/healthz`).then(() => true, () => false)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const call = async (route: string, fields: Record<string, string>) => {
+      const res = await fetch(`${base}/v1/licenses/${route}`, { method: "POST", body: new URLSearchParams(fields) });
+      const body = (await res.json()) as { license_key?: { status: string; activation_usage: number; activation_limit: number } | null; error: string | null };
+      process.stdout.write(`\n$ curl -d license_key=… ${Object.keys(fields).filter((f) => f !== "license_key").map((f) => `-d ${f}=${fields[f]} `).join("")}${base}/v1/licenses/${route}\n`);
+      process.stdout.write(`  ${res.status}  status ${body.license_key?.status ?? "-"}, activations ${body.license_key?.activation_usage ?? "-"} of ${body.license_key?.activation_limit ?? "-"}${body.error ? `, error: ${body.error}` : ""}\n`);
+    };
+    section("serve answers the license API: Ed's app activates the key");
+    await call("activate", { license_key: key, instance_name: "eds-laptop" });
+    section("the example client (examples/license-client.mjs) validates once, then works offline");
+    const client = (url: string) => new Promise<void>((resolve) => {
+      process.stdout.write(`\n$ node examples/license-client.mjs ${url} ${key}\n`);
+      const child = spawn(process.execPath, [path.join(ROOT, "examples", "license-client.mjs"), url, key], { cwd: work, stdio: ["ignore", "pipe", "pipe"] });
+      child.stdout.on("data", (d: Buffer) => process.stdout.write(`  ${d.toString()}`));
+      child.stderr.on("data", (d: Buffer) => process.stdout.write(`  ${d.toString()}`));
+      child.on("close", () => resolve());
+    });
+    await client(base);
+    process.stdout.write("\nThe same client again with the shop unreachable: the certificate it kept still verifies.\n");
+    await client(`http://127.0.0.1:${await freePort()}`);
+    section("Ed is refunded in full: the next pass reads Stripe's events and disables the key");
+    refund();
+    await paidup("reconcile");
+    await call("validate", { license_key: key });
+  } finally {
+    serve.kill("SIGTERM");
   }
 }
 

@@ -47,7 +47,7 @@ test("every link in the README, deploy/README.md and docs/ points to a file that
 
 test("the reference documents every command, exit code, state and environment variable of the CLI", () => {
   const reference = userDocs().map((d) => fs.readFileSync(path.join(root, d), "utf8")).join("\n");
-  const commands = ["init", "reconcile", "daemon", "status", "show", "retry", "resolve", "check", "resend", "evidence", "move-ledger", "serve"];
+  const commands = ["init", "reconcile", "daemon", "status", "show", "retry", "resolve", "check", "resend", "evidence", "move-ledger", "serve", "license"];
   const states = ["awaiting_payment", "sending", "delivered", "retrying", "needs_review", "skipped", "resolved", "bounced", "missing"];
   const env = [
     "STRIPE_SECRET_KEY", "RESEND_API_KEY", "PAIDUP_CONFIG", "PAIDUP_DB", "PAIDUP_DATABASE_URL", "STRIPE_WEBHOOK_SECRET",
@@ -57,7 +57,7 @@ test("the reference documents every command, exit code, state and environment va
     ...commands.filter((c) => !reference.includes(`paidup ${c}`)),
     ...states.filter((s) => !reference.includes(`\`${s}\``)),
     ...env.filter((e) => !reference.includes(`\`${e}\``)),
-    ...["/webhooks/stripe", "/webhooks/resend", "/d/<token>", "/downloads", "/healthz", "/metrics"].filter((r) => !reference.includes(r)),
+    ...["/webhooks/stripe", "/webhooks/resend", "/d/<token>", "/downloads", "/healthz", "/metrics", "/v1/licenses/activate", "/v1/licenses/jwks.json"].filter((r) => !reference.includes(r)),
   ];
   assert.deepEqual(missing, []);
   for (const code of [0, 1, 2, 3]) assert.match(reference, new RegExp(`\\| ${code} \\|`), `exit code ${code}`);

@@ -75,7 +75,7 @@ export async function pollAfterDelivery(deps: PassDeps): Promise<number> {
     const at = (event.type === "charge.refunded" ? event.created : (obj.created ?? event.created)) * 1000;
     if (await ledger.recordAfterDelivery(chargeId, kind, at, clock.now())) {
       recorded++;
-      deps.log.warn(`${kind} after delivery: its download links are revoked`, { charge: chargeId });
+      deps.log.warn(`${kind} after delivery: its download links are revoked and its license keys disabled`, { charge: chargeId });
     }
   }
   // Stripe's clock, not the host's: the next look starts from the newest event Stripe showed us.
