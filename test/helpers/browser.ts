@@ -20,13 +20,15 @@ export function chromiumAvailable(): boolean {
   return fs.existsSync(CHROMIUM);
 }
 
-export async function launchBrowser(): Promise<TestBrowser> {
+/** `javaScriptEnabled: false` checks that a page works without JavaScript. */
+export async function launchBrowser(opts: { javaScriptEnabled?: boolean } = {}): Promise<TestBrowser> {
   const outDir = fs.mkdtempSync(path.join(os.tmpdir(), "paidup-browser-"));
   const profile = path.join(outDir, "profile");
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     acceptDownloads: true,
+    javaScriptEnabled: opts.javaScriptEnabled ?? true,
     viewport: { width: 390, height: 844 }, // a phone: the page must read well there
     args: [
       "--no-sandbox",
