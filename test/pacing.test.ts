@@ -5,11 +5,20 @@ import { Pacer } from "../src/delivery/pacer";
 import { SendPool } from "../src/pass/send-pool";
 import { STATE } from "../src/states";
 import { dailyQuotaFault } from "./fakes/fake-resend";
+import { FIXED_FRACTIONAL, modeName, RATE_MODES, RESEND_LIKE, SLIDING_FRACTIONAL, type RateMode } from "./fakes/rate-window";
+import { simulate } from "./helpers/pacing-sim";
 import { inProcess, InProcess, SettlingClock } from "./helpers/in-process";
 import { paidCharge, Shop, ShopOptions } from "./helpers/shop";
 
 // Sends in flight at once, paced by Resend's headers. Nothing here is timed: counts per second
-// are taken on the injected clock, which the fake Resend's rate window shares.
+// are taken on the injected clock, which the fake Resend's rate window shares, or on the virtual
+// clock of test/helpers/pacing-sim.ts (paidup's Mailer, Pacer and SendPool against the fake's
+// own RateWindow, with latency). Both fake modes: Resend's own (a sliding second, reset in whole
+// seconds) and a fixed window with reset to the millisecond; the figures over real HTTP are in
+// bench/RESULTS.md.
+
+/** The fake's modes every pacing promise is checked against. */
+const MODES: RateMode[] = [RESEND_LIKE, FIXED_FRACTIONAL];
 
 process.env.NODE_ENV = "production"; // keeps the Resend SDK's console.error quiet
 
@@ -100,15 +109,17 @@ test("sends never go over the ceiling in any second, however much Resend allows"
   assert.ok(s.shop.resend.peakPerWindow(1000) <= 5, `peak ${s.shop.resend.peakPerWindow(1000)} requests in one second`);
 });
 
-test("Resend's lower limit is followed from its headers without a 429", async () => {
-  await using s = await setup(30, { resendRate: 3 }, 5);
-  await s.p.pass();
-  await assertDeliveredOnce(s);
-  assert.equal(s.shop.resend.rateLimitedCount(), 0, "no request was refused");
-  assert.ok(s.shop.resend.peakPerWindow(1000) <= 3);
-  const seconds = (s.p.clock.now() - T0) / 1000;
-  assert.ok(30 / seconds > 3 * 0.9, `used the allowance: ${(30 / seconds).toFixed(2)}/s of 3/s`);
-});
+for (const mode of [...MODES, SLIDING_FRACTIONAL]) {
+  test(`Resend's lower limit is followed from its headers without a 429, never over it in any second (${modeName(mode)})`, async () => {
+    await using s = await setup(30, { resendRate: 3, resendRateMode: mode }, 5);
+    await s.p.pass();
+    await assertDeliveredOnce(s);
+    assert.equal(s.shop.resend.rateLimitedCount(), 0, "no request was refused");
+    assert.ok(s.shop.resend.peakPerWindow(1000) <= 3, `peak ${s.shop.resend.peakPerWindow(1000)} in one second`);
+    const seconds = (s.p.clock.now() - T0) / 1000;
+    assert.ok(30 / seconds > 3 * 0.9, `used the allowance: ${(30 / seconds).toFixed(2)}/s of 3/s`);
+  });
+}
 
 test("a burst of 429s slows the pass down and leaves every charge delivered once, none failed", async () => {
   await using s = await setup(20, {}, 10);
@@ -147,16 +158,71 @@ test("a daily quota 429 is not a pacing problem: charges wait an hour and the pa
   }
 });
 
-test("ratelimit-reset is honoured to the millisecond, not rounded up to a second", async () => {
+test("remaining 0 with ratelimit-reset 1 (whole seconds) is a signal, not a second's wait", async () => {
+  // What a sliding window answers a client sending at exactly the limit, on nearly every send.
+  const clock = new ManualClock(T0);
+  const pacer = new Pacer(clock, 5);
+  const starts: number[] = [];
+  for (let i = 0; i < 16; i++) {
+    await pacer.turn();
+    const sentAt = pacer.sending();
+    starts.push(clock.now() - T0);
+    pacer.observe({ "ratelimit-limit": "5", "ratelimit-remaining": i === 0 ? "4" : "0", "ratelimit-reset": "1" }, true, sentAt);
+  }
+  // Five starts in every window of a second plus the 2 % margin: 15 sends after the first in 3 windows.
+  assert.equal(starts[15], 3 * 1020, `starts ${starts.join(", ")}: the pacer waited out ratelimit-reset`);
+  for (const [i, t] of starts.entries()) assert.ok(starts.filter((u) => u > t - 1000 && u <= t).length <= 5, `over 5 in the second before ${t} (${i})`);
+});
+
+test("a 429 is the hard stop: nothing starts before its retry-after", async () => {
   const clock = new ManualClock(T0);
   const pacer = new Pacer(clock, 5);
   await pacer.turn();
-  pacer.observe({ "ratelimit-limit": "5", "ratelimit-remaining": "0", "ratelimit-reset": "0.137" });
-  await pacer.turn();
-  assert.equal(clock.now() - T0, 137);
-  pacer.observe({ "ratelimit-limit": "5", "ratelimit-remaining": "0", "ratelimit-reset": "0.250" });
-  await pacer.turn();
-  assert.equal(clock.now() - T0, 137 + 250);
+  const sentAt = pacer.sending();
+  const refused = { "ratelimit-limit": "5", "ratelimit-remaining": "0", "ratelimit-reset": "1", "retry-after": "1" };
+  pacer.observe(refused, false, sentAt);
+  pacer.rateLimited(refused, 1000, sentAt);
+  await pacer.turn(undefined, true);
+  assert.equal(clock.now() - T0, 1000);
+});
+
+for (const mode of MODES) {
+  test(`one pass reaches 95 % of the allowed rate at 0-500 ms latency and 2, 5, 10/s allowed, never over (virtual clock, ${modeName(mode)})`, async () => {
+    const cells: string[] = [];
+    for (const latencyMs of [0, 100, 250, 500]) {
+      for (const allowed of [2, 5, 10]) {
+        const r = await simulate({ allowed, mode, latencyMs, ceiling: 10, sends: 100, jitterMs: 5 });
+        cells.push(`${latencyMs} ms ${allowed}/s: ${(r.share * 100).toFixed(1)} %, ${r.rateLimited} 429s, peak ${r.peakPerSecond}`);
+        assert.ok(r.share >= 0.95, cells.join("\n"));
+        assert.ok(r.peakPerSecond <= allowed, cells.join("\n"));
+        assert.equal(r.rateLimited, 0, cells.join("\n"));
+      }
+    }
+  });
+
+  test(`four passes at once share the allowance: 90 % in all, 429s under 5 % of the sends (virtual clock, ${modeName(mode)})`, async () => {
+    const r = await simulate({ allowed: 5, mode, latencyMs: 250, ceiling: 10, sends: 500, passes: 4, jitterMs: 5, startSpreadMs: 50 });
+    assert.ok(r.share >= 0.9, `${(r.share * 100).toFixed(1)} % of the allowance`);
+    assert.ok(r.rateLimited < 0.05 * 500, `${r.rateLimited} 429s for 500 sends`);
+    assert.ok(r.peakPerSecond <= 5);
+  });
+
+  test(`a second sender with work of its own backs off instead of storming (virtual clock, ${modeName(mode)})`, async () => {
+    // Two senders of one team, 250 emails each: the window is shared, not fought over.
+    const r = await simulate({ allowed: 5, mode, latencyMs: 250, ceiling: 10, sends: 250, passes: 2, ownWork: true, jitterMs: 5, startSpreadMs: 50 });
+    assert.ok(r.rateLimited < 0.05 * 500, `${r.rateLimited} 429s for 500 sends`);
+    assert.ok(r.share >= 0.75, `${(r.share * 100).toFixed(1)} % of the allowance`);
+    // Alone again, the one still sending climbs back to the whole rate.
+    const last = r.arrivals.filter((a) => a.admitted).slice(-20);
+    assert.equal(last[last.length - 1]?.pace, 5, "back at the full rate at the end");
+  });
+}
+
+test("the simulation's fake counts like the HTTP fake: every mode of it keeps one pass under the limit", async () => {
+  for (const mode of Object.values(RATE_MODES)) {
+    const r = await simulate({ allowed: 5, mode, latencyMs: 100, ceiling: 10, sends: 60 });
+    assert.ok(r.peakPerSecond <= 5 && r.rateLimited === 0, `${modeName(mode)}: peak ${r.peakPerSecond}, ${r.rateLimited} 429s`);
+  }
 });
 
 test("a send held back by a busy event loop is made up at once, never more than the limit in a window", async () => {

@@ -45,8 +45,9 @@ export class BatchMailer {
         this.pacer.unused();
         return TOO_LATE;
       }
+      const sentAt = this.pacer.sending();
       const response = await this.post(emails, key);
-      this.pacer.observe(response.headers, Boolean(response.data));
+      this.pacer.observe(response.headers, Boolean(response.data), sentAt);
       const ids = response.data?.data?.map((d) => d.id);
       if (debugEnabled()) log.debug("resend answered a batch", { key, size: emails.length, accepted: ids?.length ?? 0, error: response.error?.name });
       if (ids && ids.length === emails.length && ids.every((id) => typeof id === "string" && id.length > 0)) return { ok: true, ids };
@@ -55,7 +56,7 @@ export class BatchMailer {
       const result = classifyResendError(error, retryAfterMs(response.headers, this.clock.now()));
       if (result.ok) return { ok: false, retryable: true, outcomeUnknown: true, reason: "unreadable answer" };
       if (error.name === "rate_limit_exceeded" && this.clock.now() < patientUntil) {
-        this.pacer.rateLimited(response.headers, result.retryAfterMs);
+        this.pacer.rateLimited(response.headers, result.retryAfterMs, sentAt);
         continue;
       }
       // Validation is all or nothing: a 422 names one email at fault and none was sent.
@@ -66,7 +67,6 @@ export class BatchMailer {
 
   private async post(emails: CreateBatchOptions, key: string) {
     this.requests++;
-    this.pacer.sending();
     const started = performance.now();
     try {
       return await this.resend.batch.send(emails, { idempotencyKey: key, signal: AbortSignal.timeout(this.timeoutMs) } as never);

@@ -45,7 +45,12 @@ export class Mailer {
   private readonly deadlines = new Map<AbortController, number>();
   private watchdog: NodeJS.Timeout | null = null;
 
-  constructor(private readonly resend: Resend, private readonly clock: Clock, maxPerSecond: number, private readonly baseTimeoutMs = BASE_TIMEOUT_MS) {
+  /**
+   * `elapsed` reads the time a request takes (default real time, like the network): a pacing
+   * simulation on a virtual clock passes that clock's `now`.
+   */
+  constructor(private readonly resend: Resend, private readonly clock: Clock, maxPerSecond: number, private readonly baseTimeoutMs = BASE_TIMEOUT_MS,
+    private readonly elapsed: () => number = () => performance.now()) {
     this.pacer = new Pacer(clock, maxPerSecond);
   }
 
@@ -92,18 +97,18 @@ export class Mailer {
     const timeoutMs = this.baseTimeoutMs + Math.ceil(bytes / 1e6) * TIMEOUT_MS_PER_MB;
     const patientUntil = this.clock.now() + RATE_LIMIT_PATIENCE_MS;
     for (let attempt = 0; ; attempt++) {
-      if (attempt > 0) await this.pacer.turn();
+      if (attempt > 0) await this.pacer.turn(undefined, true);
       if (this.clock.now() >= replayUntil) return REPLAY_TOO_LATE;
-      const response = await this.post(payload, key, timeoutMs);
+      const { response, sentAt } = await this.post(payload, key, timeoutMs);
       if (debugEnabled()) log.debug("resend answered", resendTrace(key, response));
-      this.pacer.observe(response.headers, Boolean(response.data?.id));
+      this.pacer.observe(response.headers, Boolean(response.data?.id), sentAt);
       if (response.data?.id) return { ok: true, emailId: response.data.id };
       const result = classifyResendError(response.error ?? { name: "application_error", statusCode: 500, message: "empty answer" }, retryAfterMs(response.headers, this.clock.now()));
       if (!result.ok && result.quotaExceeded) this.quota = { until: this.clock.now() + (result.retryAfterMs ?? 0), result };
       const rateLimited = !result.ok && response.error?.name === "rate_limit_exceeded";
       if (!rateLimited || this.clock.now() >= patientUntil) return result;
       // A 429 means Resend did not take the request: waiting and repeating it is safe.
-      this.pacer.rateLimited(response.headers, result.retryAfterMs);
+      this.pacer.rateLimited(response.headers, result.retryAfterMs, sentAt);
     }
   }
 
@@ -114,9 +119,13 @@ export class Mailer {
    */
   async lastEvent(emailId: string): Promise<{ ok: true; lastEvent: string | null } | { ok: false; denied: boolean; reason: string }> {
     const abort = this.withDeadline(performance.now() + this.baseTimeoutMs);
+    const sentAt = this.pacer.sending();
+    let headers: Record<string, string> | null | undefined = null;
+    let accepted = false;
     try {
       const r = await this.resend.emails.get(emailId, { signal: abort.signal });
-      this.pacer.observe((r as { headers?: Record<string, string> | null }).headers);
+      headers = (r as { headers?: Record<string, string> | null }).headers;
+      accepted = Boolean(r.data);
       if (r.data) return { ok: true, lastEvent: r.data.last_event ?? null };
       const name = r.error?.name ?? "unknown_error";
       return { ok: false, denied: name === "restricted_api_key" || name === "invalid_api_key" || name === "missing_api_key", reason: redact(`${name}: ${r.error?.message ?? ""}`) };
@@ -124,24 +133,26 @@ export class Mailer {
       return { ok: false, denied: false, reason: redact(String(err)) };
     } finally {
       this.deadlines.delete(abort);
+      // Every request started is answered to the pacer, headers or not.
+      this.pacer.observe(headers, accepted, sentAt);
     }
   }
 
   private async post(payload: SendablePayload, key: string, timeoutMs: number) {
     this.requests++;
     // Real elapsed time, not the injected clock: it sizes the pool by what the network takes.
-    const started = performance.now();
-    const abort = this.withDeadline(started + timeoutMs);
-    this.pacer.sending();
+    const started = this.elapsed();
+    const abort = this.withDeadline(performance.now() + timeoutMs);
+    const sentAt = this.pacer.sending();
     try {
       const response = await this.resend.emails.send(payload as CreateEmailOptions, { idempotencyKey: key, signal: abort.signal });
-      const took = performance.now() - started;
+      const took = this.elapsed() - started;
       this.metrics?.sendSeconds.observe(took / 1000);
       this.latencyMs = this.latencyMs === null ? took : this.latencyMs + LATENCY_WEIGHT * (took - this.latencyMs);
-      return response;
+      return { response, sentAt };
     } catch (err) {
       // The SDK is documented not to throw; if it ever does, the outcome is unknown, not "failed".
-      return { data: null, error: { name: "application_error" as const, statusCode: null, message: redact(String(err)) }, headers: null };
+      return { response: { data: null, error: { name: "application_error" as const, statusCode: null, message: redact(String(err)) }, headers: null }, sentAt };
     } finally {
       this.deadlines.delete(abort);
     }

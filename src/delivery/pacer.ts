@@ -1,11 +1,12 @@
 import type { Clock } from "../clock";
+import { TeamShare } from "./team-share";
 
 /**
  * Room left under the allowed rate: the window paidup counts in is this much longer than
  * Resend's. Send starts here and arrivals there differ by network jitter; without the margin a
  * request that travels a little faster than the one it follows lands in the same window and
- * earns a 429. Each 429 widens it (a busy machine has more jitter, and other processes may be
- * sending for the team too); each accepted send narrows it back, slowly.
+ * earns a 429. A 429 that our own sends alone explain widens it (a busy machine has more
+ * jitter); each accepted send narrows it back, slowly.
  */
 const MIN_MARGIN = 0.02;
 const MAX_MARGIN = 0.25;
@@ -13,6 +14,12 @@ const MARGIN_STEP_UP = 0.01;
 const MARGIN_STEP_DOWN = 0.001;
 /** How long a 429 holds sends when Resend says nothing about when to come back. */
 const DEFAULT_HOLD_MS = 1000;
+/** How far back this process remembers its own starts, to compare with Resend's count. */
+const HISTORY_MS = 10_000;
+/** Answers without `ratelimit-limit` after which the config's ceiling is taken as the limit. */
+const UNHEARD_ANSWERS = 3;
+/** Before the limit is known, how long a granted turn may wait for its request to start. */
+const UNHEARD_GRANT_MS = 1000;
 
 interface Waiter {
   grant: () => void;
@@ -21,29 +28,43 @@ interface Waiter {
 export type RateHeaders = Record<string, string> | null | undefined;
 
 /**
- * Paces sends under Resend's rate limit, which other processes of the team share. The allowed
- * rate is the config's ceiling (`resend.maxPerSecond`), or Resend's `ratelimit-limit` when that
- * is lower. Within it, a sliding window: at most `limit` sends start in any window of a second
- * (plus the margin). That is a token bucket that never lends a token twice in one window, so a
- * send held back by a busy event loop (a durable commit, a slow disk) is made up at once instead
- * of lost, and the ceiling holds in every window. Resend's answers are the truth about the
- * team's budget: `ratelimit-remaining: 0` holds every send until `ratelimit-reset` (fractions of
- * a second kept), and a 429 holds them until Resend says a slot is free. Waiters are served in
- * arrival order by one timer at a time.
+ * Paces sends under Resend's rate limit, which other processes of the team share.
+ *
+ * The allowed rate is the config's ceiling (`resend.maxPerSecond`), or Resend's
+ * `ratelimit-limit` when that is lower. Sends are paced by this process's own clock: at most
+ * `limit` starts in any window of a second (plus the margin), one every 1/limit s. That is a
+ * token bucket that never lends a token twice in one window, so a send held back by a busy event
+ * loop is made up at once instead of lost, and the ceiling holds in every window.
+ *
+ * Resend's headers are read as signals, not orders. `ratelimit-remaining: 0` is what a sliding
+ * window says on nearly every answer to a client sending at exactly the limit, and Resend's
+ * `ratelimit-reset` is whole seconds: waiting it out would lose most of each second. So
+ * `remaining` is compared with our own sends in the window instead: sends in Resend's count that
+ * are not ours mean another sender shares the limit, and TeamShare sets this process's part.
+ * A 429 is the hard stop: nothing starts before its `retry-after`. Until the first answer tells
+ * Resend's limit (perhaps lower than ours), one request is in flight at a time.
  */
 export class Pacer {
   private allowedPerSecond: number;
   private margin = MIN_MARGIN;
+  /** This process's part of the team's rate, when others send too. */
+  private readonly share = new TeamShare();
   /** Whether an answer has told us Resend's limit yet. */
   private heard = false;
+  private answersWithoutLimit = 0;
+  private limit: number | null = null;
   /**
    * The sends of the current window. A turn granted counts from its grant until its request
    * really starts (`sending`), then from that moment: the claim's durable commit between the
    * two can take tens of milliseconds on a busy disk, and Resend counts arrivals, not grants.
    */
   private starts: { at: number; granted: boolean }[] = [];
+  /** Our requests' start times over the last HISTORY_MS, to tell our sends from others'. */
+  private history: number[] = [];
   private heldUntil = 0;
   private lastGrant = -Infinity;
+  /** Requests started and not answered yet (before the limit is known, at most one). */
+  private inFlight = 0;
   private readonly queue: Waiter[] = [];
   private pumping: AbortController | null = null;
   /** Resend's `ratelimit-limit` and `ratelimit-remaining` on its last answer, for /metrics. */
@@ -53,24 +74,32 @@ export class Pacer {
     this.allowedPerSecond = ceilingPerSecond;
   }
 
-  /** Sends per second this process may make now. */
+  /** Sends per second Resend and the config allow (what other senders take aside). */
   get ratePerSecond(): number {
     return this.allowedPerSecond;
   }
 
+  /** Sends per second this process paces at now. */
+  get pacePerSecond(): number {
+    return this.share.paceWithin(this.allowedPerSecond);
+  }
+
   /**
    * Sends allowed per window, and the window's length. A whole rate counts per second; any
-   * other (0.5/s, 2.5/s) one send per 1/rate, so no second ever holds more than the rate. Until
-   * Resend's first answer tells its limit (perhaps lower than ours), sends are spaced, not burst.
+   * other (0.5/s, 2.5/s) one send per 1/rate, so no second ever holds more than
+   * the rate. Until Resend's first answer tells its limit, sends are spaced, not burst.
    */
   private get window(): { sends: number; ms: number } {
-    const rate = this.allowedPerSecond;
+    const rate = this.pacePerSecond;
     const sends = this.heard && Number.isInteger(rate) && rate >= 1 ? rate : 1;
     return { sends, ms: ((1000 * sends) / rate) * (1 + this.margin) };
   }
 
-  /** Resolves when this caller may start a request (or at once when `signal` aborts). */
-  turn(signal?: AbortSignal): Promise<void> {
+  /**
+   * Resolves when this caller may start a request (or at once when `signal` aborts). `retry`:
+   * the repeat of a request Resend refused with a 429, served before new sends (it holds a claim).
+   */
+  turn(signal?: AbortSignal, retry = false): Promise<void> {
     if (signal?.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       // A stop request releases the waiter at once instead of holding shutdown for its slot.
@@ -82,8 +111,9 @@ export class Pacer {
         },
       };
       signal?.addEventListener("abort", onAbort, { once: true });
-      this.queue.push(waiter);
-      if (!this.pumping || this.pumping.signal.aborted) void this.pump();
+      if (retry) this.queue.unshift(waiter);
+      else this.queue.push(waiter);
+      this.wake();
     });
   }
 
@@ -92,35 +122,51 @@ export class Pacer {
     return this.seen;
   }
 
-  /** Learns from the headers of any Resend answer, 2xx or not (`accepted`: Resend took it). */
-  observe(headers: RateHeaders, accepted = false): void {
+  /**
+   * Learns from the headers of any Resend answer, 2xx or not (`accepted`: Resend took it).
+   * `sentAt`: when that request started (what `sending` returned), to compare Resend's count
+   * with our own sends of the same window.
+   */
+  observe(headers: RateHeaders, accepted = false, sentAt?: number): void {
+    this.answered();
     if (accepted) this.margin = Math.max(MIN_MARGIN, this.margin - MARGIN_STEP_DOWN);
-    if (!headers) return;
+    if (!headers?.["ratelimit-limit"] && !this.heard && ++this.answersWithoutLimit >= UNHEARD_ANSWERS) this.heard = true;
+    if (!headers) return this.wake();
     const limit = Number(headers["ratelimit-limit"]);
     const remaining = Number(headers["ratelimit-remaining"]);
     if (headers["ratelimit-limit"] !== undefined || headers["ratelimit-remaining"] !== undefined) {
       this.seen = { limit: Number.isFinite(limit) ? limit : null, remaining: Number.isFinite(remaining) ? remaining : null };
     }
     if (Number.isFinite(limit) && limit > 0) {
-      this.heard = true;
+      // The first answer may already show others in the window: start with the slots they left.
+      const first = !this.heard;
+      this.limit = limit;
       const windowS = Number(/w=(\d+(?:\.\d+)?)/.exec(headers["ratelimit-policy"] ?? "")?.[1] ?? 1) || 1;
       this.allowedPerSecond = Math.min(this.ceilingPerSecond, limit / windowS);
+      this.heard = true;
+      if (first && Number.isFinite(remaining)) this.share.firstAnswer(limit, this.othersIn(remaining, sentAt), this.allowedPerSecond, this.clock.now());
     }
-    const resetMs = resetHeaderMs(headers);
-    if (Number(headers["ratelimit-remaining"]) === 0 && resetMs !== undefined) this.hold(resetMs);
+    if (accepted && Number.isFinite(remaining)) this.share.accepted(remaining, this.othersIn(remaining, sentAt), this.allowedPerSecond, this.clock.now());
+    this.wake();
   }
 
   /**
-   * A 429: Resend did not take the request. Nobody sends before the window has a free slot:
-   * `ratelimit-reset` on the answer says when to the millisecond; `retry-after` is whole seconds.
+   * A 429: Resend did not take the request. The hard stop: nothing starts before `retry-after`
+   * (whole seconds). When sends that are not ours filled the window, our pace halves; when
+   * ours alone did, the margin widens instead (jitter brought two of ours too close).
    */
-  rateLimited(headers: RateHeaders, retryAfterMs: number | undefined): void {
+  rateLimited(headers: RateHeaders, retryAfterMs: number | undefined, sentAt?: number): void {
     // Resend did not admit it, so it takes no place in the window; the hold below keeps the pace.
     const i = this.starts.findIndex((e) => !e.granted);
     if (i >= 0) this.starts.splice(i, 1);
-    this.margin = Math.min(MAX_MARGIN, this.margin + MARGIN_STEP_UP);
-    const resetMs = Number(headers?.["ratelimit-remaining"]) === 0 ? resetHeaderMs(headers) : undefined;
-    this.hold(resetMs ?? retryAfterMs ?? DEFAULT_HOLD_MS);
+    if (sentAt !== undefined) {
+      const j = this.history.lastIndexOf(sentAt);
+      if (j >= 0) this.history.splice(j, 1);
+    }
+    let backoff = 1;
+    if (this.othersIn(0, sentAt) > 0) backoff = this.share.refusedByOthers(this.allowedPerSecond, this.clock.now());
+    else this.margin = Math.min(MAX_MARGIN, this.margin + MARGIN_STEP_UP);
+    this.hold((retryAfterMs ?? DEFAULT_HOLD_MS) * backoff);
   }
 
   /** A granted turn that no request followed: it leaves the window. */
@@ -128,22 +174,59 @@ export class Pacer {
     for (let i = this.starts.length - 1; i >= 0; i--) {
       if (this.starts[i]?.granted) {
         this.starts.splice(i, 1);
-        return;
+        break;
       }
     }
+    this.wake();
   }
 
-  /** A request granted a turn goes out now (the oldest such turn is taken to be this one). */
-  sending(): void {
+  /**
+   * A request granted a turn goes out now (the oldest such turn is taken to be this one).
+   * Returns the moment, for `observe` and `rateLimited`; every `sending` is followed by one of
+   * those (a request that got no answer at all: `observe(null)`).
+   */
+  sending(): number {
     const now = this.clock.now();
     const turn = this.starts.find((e) => e.granted);
     if (turn) Object.assign(turn, { at: now, granted: false });
     else this.starts.push({ at: now, granted: false });
+    this.history = this.history.filter((t) => t > now - HISTORY_MS);
+    this.history.push(now);
+    this.inFlight++;
+    return now;
   }
 
   /** No send starts for `ms` from now. */
   hold(ms: number): void {
     this.heldUntil = Math.max(this.heldUntil, this.clock.now() + ms);
+  }
+
+  /**
+   * Sends in Resend's count that are not ours: its limit minus what remains minus our own starts
+   * of the second before the request (or before now, whichever holds more of ours: Resend may
+   * write its headers on arrival or on answering, and counting more of ours only ever errs
+   * towards "nobody else"). Our starts may include some Resend no longer counts (a fixed window
+   * starts afresh), which also errs that way.
+   */
+  private othersIn(remaining: number, sentAt: number | undefined): number {
+    if (this.limit === null) return 0;
+    const now = this.clock.now();
+    const ours = Math.max(this.oursWithin(now), sentAt === undefined ? 0 : this.oursWithin(sentAt));
+    return this.limit - remaining - ours;
+  }
+
+  private oursWithin(end: number): number {
+    let n = 0;
+    for (const t of this.history) if (t > end - 1000 && t <= end) n++;
+    return n;
+  }
+
+  private answered(): void {
+    this.inFlight = Math.max(0, this.inFlight - 1);
+  }
+
+  private wake(): void {
+    if (this.queue.length > 0 && (!this.pumping || this.pumping.signal.aborted)) void this.pump();
   }
 
   private drop(waiter: Waiter): void {
@@ -158,6 +241,15 @@ export class Pacer {
     try {
       while (this.queue.length > 0 && !pumping.signal.aborted) {
         const now = this.clock.now();
+        // Until Resend has told its limit, one request at a time: the first answer says it.
+        if (!this.heard) {
+          if (this.inFlight > 0) break; // its answer wakes the pump
+          const granted = this.starts.find((e) => e.granted && e.at > now - UNHEARD_GRANT_MS);
+          if (granted) {
+            await this.clock.sleep(granted.at + UNHEARD_GRANT_MS - now, pumping.signal);
+            continue;
+          }
+        }
         // The window is read now, not at the last grant: a lower limit learned meanwhile applies.
         const window = this.window;
         this.starts = this.starts.filter((e) => e.at > now - window.ms).sort((a, b) => a.at - b.at);
@@ -180,12 +272,4 @@ export class Pacer {
       if (this.pumping === pumping) this.pumping = null;
     }
   }
-}
-
-/** `ratelimit-reset` in milliseconds, fractions kept; undefined when absent or unreadable. */
-function resetHeaderMs(headers: RateHeaders): number | undefined {
-  const raw = headers?.["ratelimit-reset"];
-  if (raw === undefined || raw.trim() === "") return undefined;
-  const seconds = Number(raw);
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
 }
