@@ -9,6 +9,7 @@ export type { AttemptRow, ChargeFacts, ChargeRow, StateChange } from "./charges"
 export { IDEMPOTENCY_WINDOW_MS, SAFE_REPLAY_MS, LEASE_MS, sendKeyFor, UNKNOWN_OUTCOME_REASON } from "./deliveries";
 export type { ClaimedDelivery, ClaimResult, DeliveryRow, FailedSend, PlannedDelivery } from "./deliveries";
 export type { EventRow } from "./events";
+export type { NewResendRow, ResendRunRow } from "./resends";
 export { BOUNCE_TYPES, FINAL_TYPES } from "./email-events";
 export type { EmailEvent, EmailEventRow } from "./email-events";
 export { Ledger } from "./ledger";

@@ -20,6 +20,7 @@ import * as licenses from "./licenses";
 import type { Activation, InstanceRow, LicenseRow, NewLicense } from "./licenses";
 import * as meta from "./meta";
 import * as resends from "./resends";
+import type { NewResendRow, ResendRunRow } from "./resends";
 import type { MetaKey } from "./meta";
 import type { Driver, Sql } from "./sql";
 import { copyLedger, TableCopy } from "./move";
@@ -184,10 +185,12 @@ export class Ledger {
   formerAddresses = (charge: string): Promise<string[]> => buyers.formerAddresses(this.sql, charge);
   downloadCount = (charge: string): Promise<number> => buyers.downloadCount(this.sql, charge);
 
-  // `paidup resend` (./resends)
+  // `paidup resend` (./resends): numbered runs, each completed before the next starts
   nextResendNumber = (charge: string): Promise<number> => resends.nextResendNumber(this.sql, charge);
-  recordResent = (r: { charge: string; emailId: string; note: string; to: string | null; now: number }): Promise<void> => resends.recordResent(this.sql, r);
-  recordResendFailed = (charge: string, error: string, note: string, now: number): Promise<void> => resends.recordResendFailed(this.sql, charge, error, note, now);
+  pendingResendRun = (charge: string): Promise<ResendRunRow[] | null> => resends.pendingResendRun(this.sql, charge);
+  storeResendRun = (charge: string, run: number, rows: readonly NewResendRow[], now: number): Promise<boolean> => resends.storeResendRun(this.sql, charge, run, rows, now);
+  recordResent = (r: Parameters<typeof resends.recordResent>[1]): Promise<void> => resends.recordResent(this.sql, r);
+  recordResendFailed = (r: Parameters<typeof resends.recordResendFailed>[1]): Promise<void> => resends.recordResendFailed(this.sql, r);
 
   // Announcements to past buyers (./announcements): the audience stored once, recorded batches
   // claimed → sent outside any transaction → committed on Resend's ids; unsubscribed addresses.

@@ -1,23 +1,84 @@
 import { keepFormerAddress } from "./buyers";
 import type { Sql } from "./sql";
 
-// `paidup resend`: each run is one numbered re-send (`r<n>`), kept in the attempt history.
+// `paidup resend`: each run is one numbered re-send (`r<n>`). A run's payloads are stored (table
+// resend_runs) before its first send; the run is complete once Resend accepted every product of
+// it, and until then every `resend` completes it, with the same keys and the same bytes, instead
+// of starting the next. Accepted and failed sends are also kept in the attempt history.
 
 const RUN = /^r(\d+)\b/;
 
-/** The number the next `resend` run takes: one past the highest accepted; a failed run's number is used again, so its retry renders the same email under the same key. */
+export interface ResendRunRow {
+  charge_id: string;
+  run: number;
+  product: string;
+  position: number;
+  send_key: string;
+  recipient: string;
+  corrected: number;
+  payload: string;
+  email_id: string | null;
+  outcome_unknown: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export type NewResendRow = Pick<ResendRunRow, "product" | "position" | "send_key" | "recipient" | "payload"> & { corrected: boolean };
+
+/**
+ * The number the next `resend` run takes: one past the highest run recorded, complete or not (a
+ * run still incomplete is completed first; see pendingResendRun). Runs from before the
+ * resend_runs table are counted from their accepted sends in the history.
+ */
 export async function nextResendNumber(db: Sql, charge: string): Promise<number> {
   const notes = await db.query<{ note: string | null }>("SELECT note FROM attempts WHERE charge_id = ? AND outcome = 'resent'", [charge]);
   const done = notes.map((n) => Number(RUN.exec(n.note ?? "")?.[1] ?? 0));
-  return Math.max(0, ...done) + 1;
+  const stored = await db.query<{ run: number | null }>("SELECT max(run) AS run FROM resend_runs WHERE charge_id = ?", [charge]);
+  return Math.max(0, Number(stored[0]?.run ?? 0), ...done) + 1;
+}
+
+/** The charge's last run if some product of it was not yet accepted by Resend, in product order; else null. */
+export async function pendingResendRun(db: Sql, charge: string): Promise<ResendRunRow[] | null> {
+  const rows = await db.query<ResendRunRow>(
+    "SELECT * FROM resend_runs WHERE charge_id = ? AND run = (SELECT max(run) FROM resend_runs WHERE charge_id = ?) ORDER BY position",
+    [charge, charge],
+  );
+  const typed = rows.map((r) => ({ ...r, run: Number(r.run), position: Number(r.position), created_at: Number(r.created_at), updated_at: Number(r.updated_at) }));
+  return typed.some((r) => r.email_id === null) ? typed : null;
 }
 
 /**
- * Resend accepted a re-send: recorded as an attempt; `--to` becomes the address of later sends;
- * a bounced charge is delivered again, with this email as its proof.
+ * Stores a new run's payloads, all products in one transaction, before anything is sent. False if
+ * that run number was taken meanwhile (another `resend` of the charge started it).
  */
-export async function recordResent(db: Sql, r: { charge: string; emailId: string; note: string; to: string | null; now: number }): Promise<void> {
+export function storeResendRun(db: Sql, charge: string, run: number, rows: readonly NewResendRow[], now: number): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    let inserted = 0;
+    for (const r of rows) {
+      inserted += await tx.exec(
+        `INSERT INTO resend_runs (charge_id, run, product, position, send_key, recipient, corrected, payload, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (charge_id, run, product) DO NOTHING`,
+        [charge, run, r.product, r.position, r.send_key, r.recipient, r.corrected ? 1 : 0, r.payload, now, now],
+      );
+    }
+    if (inserted !== rows.length) throw new RunTaken();
+    return true;
+  }).catch((err) => {
+    if (err instanceof RunTaken) return false;
+    throw err;
+  });
+}
+
+class RunTaken extends Error {}
+
+/**
+ * Resend accepted one product of a run: its email id is stored with the run and the send is
+ * recorded as an attempt; `--to` becomes the address of later sends; a bounced charge is delivered
+ * again, with this email as its proof.
+ */
+export async function recordResent(db: Sql, r: { charge: string; run: number; product: string; emailId: string; note: string; to: string | null; now: number }): Promise<void> {
   await db.transaction(async (tx) => {
+    await tx.exec("UPDATE resend_runs SET email_id = ?, updated_at = ? WHERE charge_id = ? AND run = ? AND product = ?", [r.emailId, r.now, r.charge, r.run, r.product]);
     await tx.exec("INSERT INTO attempts (charge_id, at, outcome, email_id, error, note) VALUES (?, ?, 'resent', ?, NULL, ?)", [r.charge, r.now, r.emailId, r.note]);
     if (r.to !== null) {
       // `lookup` finds the buyer by either address.
@@ -32,6 +93,12 @@ export async function recordResent(db: Sql, r: { charge: string; emailId: string
   });
 }
 
-export async function recordResendFailed(db: Sql, charge: string, error: string, note: string, now: number): Promise<void> {
-  await db.exec("INSERT INTO attempts (charge_id, at, outcome, email_id, error, note) VALUES (?, ?, 'resend_failed', NULL, ?, ?)", [charge, now, error, note]);
+/** A send of a run Resend did not accept: in the history, and with the run when its email may have gone. */
+export async function recordResendFailed(db: Sql, r: { charge: string; run: number; product: string; error: string; outcomeUnknown: boolean; note: string; now: number }): Promise<void> {
+  await db.transaction(async (tx) => {
+    if (r.outcomeUnknown) {
+      await tx.exec("UPDATE resend_runs SET outcome_unknown = 1, updated_at = ? WHERE charge_id = ? AND run = ? AND product = ?", [r.now, r.charge, r.run, r.product]);
+    }
+    await tx.exec("INSERT INTO attempts (charge_id, at, outcome, email_id, error, note) VALUES (?, ?, 'resend_failed', NULL, ?, ?)", [r.charge, r.now, r.error, r.note]);
+  });
 }

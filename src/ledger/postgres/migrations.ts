@@ -6,6 +6,7 @@ import { ALERTS_SCHEMA } from "../alerts-schema";
 import { BUYERS_SCHEMA } from "../buyers-schema";
 import { LICENSES_SCHEMA } from "../licenses-schema";
 import { ANNOUNCEMENTS_SCHEMA } from "../announcements-schema";
+import { RESEND_RUNS_SCHEMA } from "../resend-runs-schema";
 
 // Ordered schema migrations for PostgreSQL: entry i takes the ledger from version i to i + 1,
 // each in its own transaction under an advisory lock, recorded in paidup_schema. The same
@@ -100,6 +101,8 @@ export const PG_MIGRATIONS: readonly string[] = [
   linkLimitsMigration("ctid"),
   // 10: the addresses a charge had before `resend --to` corrected them, so `lookup` finds either.
   BUYERS_SCHEMA,
+  // 11: each `paidup resend` run's payloads, so an incomplete run is completed before the next starts.
+  RESEND_RUNS_SCHEMA,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -6,6 +6,7 @@ import { ALERTS_SCHEMA } from "../alerts-schema";
 import { BUYERS_SCHEMA } from "../buyers-schema";
 import { LICENSES_SCHEMA } from "../licenses-schema";
 import { ANNOUNCEMENTS_SCHEMA } from "../announcements-schema";
+import { RESEND_RUNS_SCHEMA } from "../resend-runs-schema";
 
 // Ordered schema migrations: entry i takes the ledger from user_version i to i + 1, each in
 // its own transaction. Never edit a shipped entry; append a new one.
@@ -122,6 +123,8 @@ export const MIGRATIONS: readonly string[] = [
   linkLimitsMigration("rowid"),
   // 10: the addresses a charge had before `resend --to` corrected them, so `lookup` finds either.
   BUYERS_SCHEMA,
+  // 11: each `paidup resend` run's payloads, so an incomplete run is completed before the next starts.
+  RESEND_RUNS_SCHEMA,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
