@@ -160,3 +160,16 @@ test("status and show judge a paid charge with no row as a pass would: an invoic
   assert.equal(shop.row(invoiced.id)?.state, "skipped");
   shop.exec(`UPDATE charges SET state = 'resolved' WHERE id = '${unknown.id}'`);
 });
+
+test("a restricted key that may not read invoices still runs its passes: charges are judged as before, with one warning", async () => {
+  shop.stripe.deniedReads.set(/^\/v1\/invoice/, "rak_invoice_read");
+  try {
+    const c = shop.stripe.addCharge({ amount: 1900, currency: "usd", payment_intent: `pi_noinv_${now()}`, billing_details: { email: "n@example.com" }, created: now() - 5 });
+    const r = await shop.run(["reconcile"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(shop.row(c.id)?.product, "ebook");
+    assert.equal(r.stderr.match(/may not read invoices/g)?.length, 1, r.stderr);
+  } finally {
+    shop.stripe.deniedReads.clear();
+  }
+});

@@ -194,8 +194,10 @@ export class StripeSource {
    * invoice payment, with its first 10 lines; more lines cost one more.
    */
   async invoiceOf(paymentIntent: string): Promise<InvoiceFacts | null> {
-    const payments = await this.call("list invoice payments", () =>
+    const payments = await this.readIfAllowed("invoices", "list invoice payments", () =>
       this.stripe.invoicePayments.list({ payment: { type: "payment_intent", payment_intent: paymentIntent }, limit: 10, expand: ["data.invoice"] }));
+    // A key that may not read invoices (the contract's minimal restricted key): judged as before, without one.
+    if (!payments) return null;
     const payment = payments.data.find((p) => p.status === "paid") ?? payments.data[0];
     if (!payment) return null;
     const ref = payment.invoice;
@@ -217,7 +219,9 @@ export class StripeSource {
     if (!invoice.subscription) return false;
     const subId = invoice.subscription;
     if (invoice.billingReason === "subscription_create" && invoice.amountPaid > 0) return true;
-    const sub = await this.call(`retrieve subscription ${subId}`, () => this.stripe.subscriptions.retrieve(subId));
+    const sub = await this.readIfAllowed("subscriptions", `retrieve subscription ${subId}`, () => this.stripe.subscriptions.retrieve(subId));
+    // Without read access to subscriptions: only the subscription's own first invoice counts, never twice.
+    if (!sub) return false;
     if (sub.start_date < startLine) return false;
     let startingAfter: string | undefined;
     for (;;) {
@@ -229,6 +233,25 @@ export class StripeSource {
       startingAfter = last.id;
     }
   }
+
+  /**
+   * A read the key may not be allowed to make (a restricted key from before invoices mattered):
+   * null and one warning per kind instead of a failed pass. Every other failure is classified as usual.
+   */
+  private async readIfAllowed<T>(what: string, op: string, fn: () => Promise<T>): Promise<T | null> {
+    try {
+      return await this.call(op, fn, true);
+    } catch (err) {
+      if ((err as { type?: string }).type !== "StripePermissionError") throw asStripeFailure(err, op);
+      if (!this.warnedUnreadable.has(what)) {
+        this.warnedUnreadable.add(what);
+        this.onWarning?.(`STRIPE_SECRET_KEY may not read ${what}, so charges paid through an invoice cannot be told from other sales; give the restricted key read access to ${what}`);
+      }
+      return null;
+    }
+  }
+
+  private readonly warnedUnreadable = new Set<string>();
 
   async latestChargeOfPaymentIntent(id: string): Promise<string | null> {
     const pi = await this.call(`retrieve payment intent ${id}`, () => this.stripe.paymentIntents.retrieve(id));

@@ -91,6 +91,8 @@ export class FakeStripe {
   readonly eventLog = new StripeEventLog();
   /** Keys also accepted, but only for reads: a write answers 403 like a restricted read-only key. */
   readonly readOnlyKeys = new Set<string>();
+  /** Reads a restricted key may not make (path pattern → the permission Stripe names), answered 403. */
+  readonly deniedReads = new Map<RegExp, string>();
   private readonly disputes: Obj[] = []; // newest first
   /** Subscriptions, invoices and invoice payments (stripe-billing.ts). */
   readonly billing = new StripeBilling(() => this.nowSeconds());
@@ -278,6 +280,7 @@ export class FakeStripe {
         if (!dispute) throw missing(404, "dispute", m[1] ?? "");
         return sendJson(res, 200, this.eventLog.updateDispute(dispute, Object.fromEntries(form)), headers);
       }
+      for (const [pattern, permission] of this.deniedReads) if (pattern.test(url.pathname)) throw permissionError(key ?? "", permission);
       const body = this.route(method, url.pathname, query);
       sendJson(res, 200, body, headers);
     } catch (err) {

@@ -65,9 +65,9 @@ export class StripeEventLog {
 }
 
 /** Stripe's answer to a restricted key without write access to an endpoint. */
-export function permissionError(key: string): ApiError {
+export function permissionError(key: string, permission = "rak_dispute_write"): ApiError {
   return new ApiError(403, {
     type: "invalid_request_error",
-    message: `The provided key '${key.slice(0, 8)}***${key.slice(-4)}' does not have the required permissions for this endpoint on account 'acct_fake'. Having the 'rak_dispute_write' permission would allow this request to continue.`,
+    message: `The provided key '${key.slice(0, 8)}***${key.slice(-4)}' does not have the required permissions for this endpoint on account 'acct_fake'. Having the '${permission}' permission would allow this request to continue.`,
   });
 }
