@@ -76,7 +76,7 @@ after(async () => {
 });
 
 interface Charge {
-  charge: string; state: string; email: string; product: string; downloads: number; licenses: string[]; stripe: unknown;
+  charge: string; state: string; email: string; product: string; downloads: number; licenses: { id: string; status: string; key: string; activation_limit: number; activation_usage: number; created_at: string; expires_at: string | null }[]; stripe: unknown;
   attempts: { outcome: string; emailId: string | null }[]; products: { key: string; state: string; emailId: string | null }[];
   emailEvents: { type: string; emailId: string }[];
 }
@@ -106,7 +106,11 @@ test("lookup lists every charge of a buyer newest first, whatever the case of th
   assert.equal(course.products[0]?.key, "course");
   assert.ok(course.attempts.length >= 1 && course.attempts[0]?.emailId, "the attempt history, as show has it");
 
-  assert.deepEqual(byId.get(ids.app as string)?.licenses, [licenseKey]);
+  // Each key in the license API's `license_key` shape.
+  const licenses = byId.get(ids.app as string)?.licenses ?? [];
+  assert.deepEqual(licenses.map((l) => l.key), [licenseKey]);
+  assert.deepEqual(Object.keys(licenses[0] ?? {}), ["id", "status", "key", "activation_limit", "activation_usage", "created_at", "expires_at"]);
+  assert.equal(licenses[0]?.status, "inactive");
   assert.equal(byId.get(ids.typo as string)?.email, "ada@example.com");
 
   assert.equal(r.unsubscribed, true);

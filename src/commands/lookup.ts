@@ -6,12 +6,16 @@ import type { ChargeRow, Ledger } from "../ledger";
 import { formatAmount } from "../delivery/templates";
 import { openLookContext } from "./look-context";
 import { ledgerEntry, ShowEntry } from "./show";
+import { licenseKeyOf } from "../licenses/answers";
+import { statusOf } from "../licenses/status";
 
 // `paidup lookup <email>`: everything the ledger knows about one buyer, for the owner answering
 // "I paid and got nothing". Read-only and from the ledger alone: Stripe is not asked, so the
 // facts only Stripe holds are null.
 
-export type LookupCharge = ShowEntry & { downloads: number; licenses: string[] };
+/** A key as the license API shows it (`license_key`): id, status, key, activations, times. */
+export type LookupLicense = ReturnType<typeof licenseKeyOf>;
+export type LookupCharge = ShowEntry & { downloads: number; licenses: LookupLicense[] };
 
 export interface LookupReport {
   email: string;
@@ -31,7 +35,8 @@ export async function buyerReport(ledger: Ledger, email: string): Promise<Lookup
 
 async function chargeOf(ledger: Ledger, row: ChargeRow): Promise<LookupCharge> {
   const { entry } = await ledgerEntry(ledger, row);
-  const licenses = (await ledger.licensesOfCharge(row.id)).map((l) => l.license_key);
+  const now = Date.now();
+  const licenses = (await ledger.licensesOfCharge(row.id)).map((l) => licenseKeyOf(l, statusOf(l, now)));
   return { ...entry, stripe: null, stripeNote: NOT_ASKED, downloads: await ledger.downloadCount(row.id), licenses };
 }
 
@@ -69,7 +74,7 @@ function human(r: LookupReport): string {
     if (c.reason) lines.push(`    why: ${c.reason}`);
     lines.push(...emailLines(c));
     if (c.downloads > 0) lines.push(`    downloads ${c.downloads}`);
-    for (const key of c.licenses) lines.push(`    license ${key}`);
+    for (const l of c.licenses) lines.push(`    license ${l.key}${l.status === "active" || l.status === "inactive" ? "" : `  (${l.status})`}`);
     if (c.attempts.length > 0) lines.push(`    attempts ${c.attempts.length}: paidup show ${c.charge}`);
   }
   lines.push(`announcements  ${r.announcements.length === 0 ? "none sent" : r.announcements.length}`);
