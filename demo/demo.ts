@@ -75,6 +75,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${resend.sent.length} emails sent in total.\n`);
 
     await licenseDemo(work, env, paidup, () => stripe.refund(app.id), resend.sentTo("ed@example.com")[0]?.text ?? "");
+    await announceDemo(work, env, paidup, stripe, resend);
   } finally {
     await Promise.all([stripe.close(), resend.close()]);
     fs.rmSync(work, { recursive: true, force: true });
@@ -126,6 +127,46 @@ async function licenseDemo(work: string, env: Record<string, string | undefined>
     refund();
     await paidup("reconcile");
     await call("validate", { license_key: key });
+  } finally {
+    serve.kill("SIGTERM");
+  }
+}
+
+/** v2 of the skill pack: every buyer hears once, and one of them leaves with the one-click POST. */
+async function announceDemo(work: string, env: Record<string, string | undefined>, paidup: (...args: string[]) => Promise<number | null>, stripe: FakeStripe, resend: FakeResend): Promise<void> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const configPath = path.join(work, "paidup.config.json");
+  const config = JSON.parse(fs.readFileSync(configPath, "utf8")) as Record<string, unknown>;
+  fs.writeFileSync(configPath, JSON.stringify({ ...config, publicUrl: base }, null, 2));
+  const now = Math.floor(Date.now() / 1000);
+  stripe.addCharge({ amount: 4900, metadata: { product: "ship-fast" }, billing_details: { email: "fay@example.com", name: "Fay" }, created: now - 300 });
+  stripe.addCharge({ amount: 4900, metadata: { product: "ship-fast" }, billing_details: { email: "Ada@Example.com", name: "Ada L." }, created: now - 200 });
+  section("two more buyers of the skill pack (Ada buys a second copy)");
+  await paidup("reconcile", "--since", "1h");
+  fs.writeFileSync(path.join(work, "v2.txt"), "Hi {{name}}, {{product}} v2 is out: three new skills.\nNo more updates? {{unsubscribe}}\n");
+  const serve: ChildProcess = spawn(process.execPath, [BIN, "serve", "--port", String(port)], { cwd: work, env: { ...env, STRIPE_WEBHOOK_SECRET: "whsec_demo" }, stdio: "ignore" });
+  try {
+    for (let i = 0; i < 100; i++) {
+      if (await fetch(`${base}/healthz`).then(() => true, () => false)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    section("announce v2 to everyone who bought it: a dry run first, then for real, then again");
+    const args = ["announce", "ship-fast", "--subject", "{{product}} v2", "--text", "v2.txt"];
+    await paidup(...args, "--dry-run");
+    await paidup(...args);
+    await paidup(...args);
+    const mails = resend.sent.filter((e) => e.batchKey !== undefined);
+    for (const e of mails) process.stdout.write(`  to ${String(e.to)}: "${e.subject}" (batch ${e.batchKey})\n`);
+    const fay = mails.find((e) => String(e.to) === "fay@example.com");
+    const url = String((fay?.payload.headers as Record<string, string> | undefined)?.["List-Unsubscribe"] ?? "").slice(1, -1);
+    section("Fay's mail app shows Unsubscribe: it POSTs List-Unsubscribe=One-Click to the header's URL (RFC 8058)");
+    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "List-Unsubscribe=One-Click" });
+    process.stdout.write(`\n$ curl -d List-Unsubscribe=One-Click ${url.replace(/\/unsubscribe\/.*/, "/unsubscribe/…")}\n  ${res.status}\n`);
+    await paidup("lookup", "fay@example.com");
+    section("the next announcement leaves Fay out");
+    fs.writeFileSync(path.join(work, "v2.1.txt"), "Hi {{name}}, a small fix in {{product}} 2.1.\n{{unsubscribe}}\n");
+    await paidup("announce", "ship-fast", "--subject", "{{product}} 2.1", "--text", "v2.1.txt");
   } finally {
     serve.kill("SIGTERM");
   }
