@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { FakeResend } from "../test/fakes/fake-resend";
 import { FakeStripe } from "../test/fakes/fake-stripe";
+import { colourAllowed } from "../src/terminal";
 
 // `npm run demo`: a real pass of the real CLI against local fake Stripe and Resend servers.
 // No keys, no network. The fake servers run in this process; paidup runs as a subprocess.
@@ -14,8 +15,10 @@ const BIN = path.join(ROOT, "bin", "paidup");
 const STRIPE_KEY = "sk_test_demo_0000000000000000";
 const RESEND_KEY = "re_demo_000000000000";
 
+/** A heading: bold on a terminal, plain text when piped or with NO_COLOR (the CLI's rule). */
 function section(title: string): void {
-  process.stdout.write(`\n\x1b[1m== ${title}\x1b[0m\n`);
+  const [bold, reset] = colourAllowed(process.stdout) ? ["\x1b[1m", "\x1b[0m"] : ["", ""];
+  process.stdout.write(`\n${bold}== ${title}${reset}\n`);
 }
 
 async function main(): Promise<void> {
