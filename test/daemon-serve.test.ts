@@ -4,6 +4,7 @@ import net from "node:net";
 import { after, before, test } from "node:test";
 import Stripe from "stripe";
 import { BIN, paidCharge, Shop } from "./helpers/shop";
+import { PATIENCE_MS } from "./helpers/wait";
 
 const SECRET = "whsec_test_daemon_serve_secret_0000";
 let shop: Shop;
@@ -42,7 +43,7 @@ test("daemon --serve runs passes and receives webhooks in one process, and stops
   const res = await fetch(`${base}/webhooks/stripe`, { method: "POST", body, headers: { "stripe-signature": signature } });
   assert.equal(res.status, 200);
 
-  const deadline = Date.now() + 8000;
+  const deadline = Date.now() + PATIENCE_MS;
   while (!(shop.row(polled.id)?.state === "delivered" && shop.row(hooked.id)?.state === "delivered")) {
     assert.ok(Date.now() < deadline, `both charges delivered in time: ${stderr}`);
     await new Promise((r) => setTimeout(r, 50));
@@ -93,7 +94,7 @@ test("a request that hangs up mid-body under daemon --serve leaves the process a
   }
   // Paid after the broken requests: only a later pass can deliver it.
   const later = shop.stripe.addCharge(paidCharge({ billing_details: { email: "after-hangup@example.com" } }));
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + PATIENCE_MS;
   while (shop.row(later.id)?.state !== "delivered") {
     assert.equal(exitedEarly, undefined, `daemon --serve exited: ${d.stderr()}`);
     assert.ok(Date.now() < deadline, `a later pass delivered the charge: ${d.stderr()}`);
@@ -122,7 +123,7 @@ test("a flood of idle connections held open past the file limit does not stop th
   for (let i = 0; i < fileLimit + 300; i++) connect();
   try {
     const paid = shop.stripe.addCharge(paidCharge({ billing_details: { email: "during-flood@example.com" } }));
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + PATIENCE_MS;
     while (shop.row(paid.id)?.state !== "delivered") {
       assert.ok(Date.now() < deadline, `a pass delivered the charge during the flood: ${d.stderr().slice(-1500)}`);
       await new Promise((r) => setTimeout(r, 50));

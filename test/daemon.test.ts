@@ -4,6 +4,7 @@ import { after, test } from "node:test";
 import { cronScheduler, Scheduler, startDaemon } from "../src/pass/daemon";
 import type { Logger } from "../src/log";
 import { paidCharge, Shop, SQLITE_ONLY } from "./helpers/shop";
+import { PATIENCE_MS, waitFor } from "./helpers/wait";
 
 // The daemon only decides when a pass runs. Unit tests drive its ticks by hand; one test runs
 // node-cron for real (FACTS.md: its noOverlap has had bugs), and one runs the real process.
@@ -100,8 +101,7 @@ test("with node-cron for real, a second tick runs after a long first pass ends",
     // The first pass spans more than one tick; node-cron must not stay blocked after it.
     if (starts.length === 1) await new Promise((r) => setTimeout(r, 1300));
   } });
-  const deadline = Date.now() + 5000;
-  while (starts.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await waitFor("a second pass starts", () => starts.length >= 2).catch(() => undefined);
   await daemon.stop();
   assert.ok(starts.length >= 2, `a second pass ran (passes: ${starts.length})`);
   assert.ok((starts[1] as number) - (starts[0] as number) >= 1300, "and only after the first ended");
@@ -110,12 +110,8 @@ test("with node-cron for real, a second tick runs after a long first pass ends",
 const shops: Shop[] = [];
 after(async () => Promise.all(shops.map((s) => s.close())));
 
-async function until(what: string, cond: () => boolean, ms = 8000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+async function until(what: string, cond: () => boolean, ms = PATIENCE_MS): Promise<void> {
+  await waitFor(what, cond, { ms, every: 25 });
 }
 
 test("the daemon delivers on its schedule, and SIGTERM mid-send lets the send finish, records it delivered and exits 0", async () => {
@@ -163,10 +159,12 @@ test("the daemon starts anyway when Stripe is unreachable at boot: every pass re
   shops.push(shop);
   await shop.run(["init"]);
   let pid = 0;
-  const daemon = shop.run(["daemon"], { env: { STRIPE_API_BASE: "http://127.0.0.1:1", LOG_LEVEL: "info" }, onSpawn: (p) => (pid = p) });
-  const killer = setInterval(() => pid && process.kill(pid, "SIGTERM"), 3000);
+  const live = { stdout: "", stderr: "" };
+  const daemon = shop.run(["daemon"], { env: { STRIPE_API_BASE: "http://127.0.0.1:1", LOG_LEVEL: "info" }, onSpawn: (p) => (pid = p), live });
+  // Stopped once it says it started (not on a fixed timer, which a busy machine can beat).
+  await waitFor("the daemon starts despite Stripe", () => /daemon started/.test(live.stderr), { detail: () => live.stderr });
+  process.kill(pid, "SIGTERM");
   const r = await daemon;
-  clearInterval(killer);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /check failed: stripe key: Stripe unreachable/);
   assert.match(r.stderr, /daemon started/);
@@ -181,8 +179,8 @@ test("a pass longer than the schedule logs no warning per tick, only one line th
   shop.resend.addFault({ kind: "delay", ms: 3500, path: "/emails" });
   let pid = 0;
   const daemon = shop.run(["daemon", "--schedule", "* * * * * *"], { env: { LOG_LEVEL: "info" }, onSpawn: (p) => (pid = p) });
-  await until("the slow send is delivered", () => shop.resend.sendsByKey().get(`paidup-${c.id}`) === 1, 15_000);
-  await until("the ledger records it", () => shop.row(c.id)?.state === "delivered", 15_000);
+  await until("the slow send is delivered", () => shop.resend.sendsByKey().get(`paidup-${c.id}`) === 1);
+  await until("the ledger records it", () => shop.row(c.id)?.state === "delivered");
   process.kill(pid, "SIGTERM");
   const r = await daemon;
   assert.equal(r.code, 0, r.stderr);
@@ -202,7 +200,8 @@ test("the daemon stops with exit 3 when its ledger file is deleted under it, and
   await until("the first charge is delivered", () => shop.resend.sendsByKey().get(`paidup-${first.id}`) === 1);
   for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(shop.dbPath + suffix, { force: true });
   const second = shop.stripe.addCharge(paidCharge({ created: now - 20, billing_details: { email: "after-rm@example.com" } }));
-  const stopper = setTimeout(() => pid && process.kill(pid, "SIGTERM"), 15_000);
+  // Only a safety net against a daemon that never notices (the test then fails on exit 0).
+  const stopper = setTimeout(() => pid && process.kill(pid, "SIGTERM"), PATIENCE_MS);
   const r = await daemon;
   clearTimeout(stopper);
   assert.equal(r.code, 3, r.stderr);

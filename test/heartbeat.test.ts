@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, beforeEach, test } from "node:test";
 import { BIN, paidCharge, Shop } from "./helpers/shop";
+import { PATIENCE_MS } from "./helpers/wait";
 import { Receiver } from "./helpers/receiver";
 
 // PAIDUP_HEARTBEAT_URL against a local receiver: `<url>` after a pass that ends as exit 0,
@@ -106,7 +107,7 @@ test("each pass of the daemon sends its heartbeat", async () => {
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   try {
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + PATIENCE_MS;
     while (monitor.requests.length < 2) {
       assert.ok(Date.now() < deadline, `two heartbeats from two passes: ${stderr}`);
       await new Promise((r) => setTimeout(r, 50));

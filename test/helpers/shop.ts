@@ -116,6 +116,8 @@ export interface RunOptions {
   fileSizeLimitBlocks?: number;
   /** Working directory (default: the shop's folder), e.g. a second host's. */
   cwd?: string;
+  /** Filled with the output so far while the process runs, for a test waiting on a log line. */
+  live?: { stdout: string; stderr: string };
 }
 
 export class Shop {
@@ -185,8 +187,14 @@ export class Shop {
       const child = spawn(command, argv, { cwd: opts.cwd ?? this.dir, env, stdio: ["ignore", "pipe", "pipe"], uid: opts.uid, gid: opts.gid });
       let stdout = "";
       let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.stdout.on("data", (d: Buffer) => {
+        stdout += d.toString();
+        if (opts.live) opts.live.stdout = stdout;
+      });
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+        if (opts.live) opts.live.stderr = stderr;
+      });
       child.on("error", reject);
       if (child.pid && opts.onSpawn) opts.onSpawn(child.pid);
       child.on("close", (code, signal) => {

@@ -1,0 +1,22 @@
+// Waiting for an event instead of sleeping on a fixed timer: a test polls for what it needs (a
+// log line, a ledger state, a fake server's request count) and fails only after a generous
+// deadline, so a machine busy with other work makes a test slower, never red.
+
+/** Long enough for a CLI subprocess to start and finish a pass on a machine under heavy load. */
+export const PATIENCE_MS = 90_000;
+
+/**
+ * Resolves with the first truthy value of `check` (polled every `every` ms); throws after `ms`
+ * with `what` and, if given, `detail()` (e.g. the process's stderr so far).
+ */
+export async function waitFor<T>(
+  what: string, check: () => T | Promise<T>, opts: { ms?: number; every?: number; detail?: () => string } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + (opts.ms ?? PATIENCE_MS);
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}${opts.detail ? `\n${opts.detail().slice(-2000)}` : ""}`);
+    await new Promise((r) => setTimeout(r, opts.every ?? 20));
+  }
+}
