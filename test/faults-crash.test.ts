@@ -4,6 +4,7 @@ import fs from "node:fs";
 import { after, afterEach, before, test } from "node:test";
 import Database from "better-sqlite3";
 import { paidCharge, Shop, SQLITE_ONLY } from "./helpers/shop";
+import { waitFor } from "./helpers/wait";
 
 // Real CLI processes killed at random moments and run side by side on one ledger. Whatever
 // happens, every charge ends delivered with exactly one real email.
@@ -50,8 +51,14 @@ test("200 charges survive 6 SIGKILLs of real passes mid-send: each ends delivere
   let caughtMidSend = 0;
   for (let k = 0; k < 6; k++) {
     let pid = 0;
+    let ended = false;
+    const sendsBefore = shop.resend.requestCount({ method: "POST", path: "/emails" });
     const run = shop.run(["reconcile", "--json"], { onSpawn: (p) => (pid = p) });
-    await sleep(500 + crypto.randomInt(1500));
+    void run.then(() => (ended = true), () => (ended = true));
+    // Killed once it has started a random number of sends, not after a fixed time: on a busy
+    // machine the process may take seconds to start, and a timer would kill it before any claim.
+    const sendsIn = 1 + crypto.randomInt(25);
+    await waitFor("the pass is sending", () => ended || shop.resend.requestCount({ method: "POST", path: "/emails" }) >= sendsBefore + sendsIn);
     try {
       if (pid) process.kill(pid, "SIGKILL");
     } catch (err) {
@@ -65,7 +72,7 @@ test("200 charges survive 6 SIGKILLs of real passes mid-send: each ends delivere
   assert.ok(killed >= 5, `at least 5 of the passes were killed (${killed})`);
 
   shop.resend.clearFaults();
-  for (let i = 0; i < 4; i++) {
+  for (let i = 0; i < 10; i++) {
     const r = await shop.run(["reconcile", "--json"]);
     assert.ok(r.code === 0 || r.code === 1, r.stderr);
     if (r.code === 0) break;
@@ -134,11 +141,7 @@ test("a charge refunded after its sender was killed mid-send is not sent again a
   shop.resend.addFault({ kind: "hang", path: "/emails" });
   let pid = 0;
   const pass = shop.run(["reconcile", "--since", "10m"], { onSpawn: (p) => (pid = p) });
-  const deadline = Date.now() + 5000;
-  while (shop.row(c.id)?.state !== "sending") {
-    assert.ok(Date.now() < deadline, "the pass claimed the charge");
-    await sleep(20);
-  }
+  await waitFor("the pass claimed the charge", () => shop.row(c.id)?.state === "sending");
   process.kill(pid, "SIGKILL");
   await pass;
   shop.stripe.updateCharge(c.id, { refunded: true, amount_refunded: c.amount });
