@@ -73,6 +73,18 @@ test("a rule added later skips charges not yet delivered, also those older than 
   assert.equal(shop.stripe.requestCount({ path: /^\/v1\/charges\/ch_/ }), 0, "open rows are looked at again once per change of the rules, not every pass");
 });
 
+test("rules taken out and put back reach the charges recorded while they were out", async () => {
+  const rules = [...RULES, { metadata: { source: "partner" } }];
+  shop.writeConfig(base);
+  const meanwhile = nineteen({ amount: 5556, metadata: { source: "partner" }, created: now() - 3000 });
+  assert.equal((await shop.run(["reconcile", "--since", "2h"])).code, 1);
+  assert.equal(shop.row(meanwhile.id)?.state, "needs_review");
+  shop.writeConfig({ ...base, ignore: rules });
+  assert.equal((await shop.run(["reconcile"])).code, 0);
+  assert.deepEqual(rowOf(meanwhile.id), { state: "skipped", reason: 'ignored: {"metadata":{"source":"partner"}}' });
+  shop.writeConfig({ ...base, ignore: RULES });
+});
+
 test("status does not call a charge an ignore rule matches missing", async () => {
   const old = now() - 20 * 60;
   const ignored = nineteen({ application: "ca_otherapp", created: old });

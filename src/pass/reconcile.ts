@@ -96,14 +96,16 @@ async function walk(deps: PassDeps, opts: PassOptions): Promise<PassReport> {
   let relisted = false;
   // Ignore rules reach charges not yet delivered when the rule is added: every open row is looked
   // at once under the new rules (one retrieve each), then only as before.
+  // The rules are remembered even when emptied, so rules put back later still reach rows made meanwhile.
   const ignoreRules = JSON.stringify(deps.config.ignore);
-  const rulesChanged = deps.config.ignore.length > 0 && (await ledger.getMeta("ignore_rules")) !== ignoreRules;
+  const rulesChanged = (await ledger.getMeta("ignore_rules") ?? "[]") !== ignoreRules;
+  const lookAtOpenRows = rulesChanged && deps.config.ignore.length > 0;
   try {
     // Charges older than the listing window that still need a look: pending debits, due
     // retries, dead claims, a product file the operator has since staged.
     for (const row of await ledger.openCharges()) {
       if (stopped()) break;
-      if (row.created >= listFrom || !(rulesChanged || needsFreshLook(row, clock.now()))) continue;
+      if (row.created >= listFrom || !(lookAtOpenRows || needsFreshLook(row, clock.now()))) continue;
       await pool.add(row.id, () => lookAgain(row.id));
     }
 
