@@ -35,6 +35,12 @@ export class RuntimeFailure extends PaidupError {
 }
 
 /**
+ * The ledger's database server is unavailable for now: restarting, failing over, unreachable.
+ * Exit 3 like any runtime failure; a daemon and `serve` wait it out (their next try may work).
+ */
+export class DatabaseUnavailable extends RuntimeFailure {}
+
+/**
  * A runtime failure no later pass of this process can get past (its ledger file was deleted or
  * replaced under it): the daemon stops with exit 3 instead of waiting for the next tick.
  */

@@ -1,3 +1,4 @@
+import { DatabaseUnavailable } from "../errors";
 import type { LedgerState } from "../states";
 import * as alerts from "./alerts";
 import * as buyers from "./buyers";
@@ -56,6 +57,12 @@ export class Ledger {
 
   asLedgerError(err: unknown): Error {
     return this.driver.asLedgerError(err);
+  }
+
+  /** Whether `err` (raw, or as asLedgerError made it) says the database server is unavailable for now. */
+  unavailable(err: unknown): boolean {
+    if (err instanceof DatabaseUnavailable) return true;
+    return this.driver.unavailable?.(err) ?? false;
   }
 
   probeWrite(): Promise<void> {

@@ -28,6 +28,11 @@ export interface Driver extends Sql {
   readonly where: string;
   /** Maps a driver failure to paidup's typed errors (locked → exit 3, and so on). */
   asLedgerError(err: unknown): Error;
+  /**
+   * Whether a failure means the database server is unavailable for now (restarting, failing
+   * over, unreachable): a later try may succeed. Backends without a server omit it.
+   */
+  unavailable?(err: unknown): boolean;
   /** Takes the write lock for a moment and lets it go, changing nothing: `check` proves write access. */
   probeWrite(): Promise<void>;
   /**

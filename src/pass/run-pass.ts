@@ -20,13 +20,17 @@ export async function runPass(deps: PassDeps, opts: PassOptions = {}): Promise<P
   } catch (err) {
     if (!opts.dryRun) {
       const error = redact(err instanceof Error ? err.message : String(err));
+      // With the database server away (restarting, failing over), the record and the alert
+      // cannot be written either; the pass's own one-line reason already says why.
+      const ledgerAway = (e: unknown) => deps.ledger.unavailable(err) && deps.ledger.unavailable(e);
       try {
         await recordPass(deps.ledger, { startedAt, finishedAt: deps.clock.now(), ok: false, error });
       } catch (recordErr) {
         // A locked ledger cannot take the record either: report the pass's own failure, not this one.
-        deps.log.error("could not record the failed pass", { error: redact(String(recordErr)) });
+        deps.log[ledgerAway(recordErr) ? "debug" : "error"]("could not record the failed pass", { error: redact(String(recordErr)) });
       }
-      await alertFailingPasses(deps, error).catch((alertErr: unknown) => deps.log.error("could not send the failing-pass alert", { error: String(alertErr) }));
+      await alertFailingPasses(deps, error).catch((alertErr: unknown) =>
+        deps.log[ledgerAway(alertErr) ? "debug" : "error"]("could not send the failing-pass alert", { error: redact(String(alertErr)) }));
     }
     throw err;
   }

@@ -53,8 +53,10 @@ export async function startCluster(): Promise<Cluster & { stop(): void }> {
   const port = await freePort();
   // fsync off: a test cluster's durability does not matter, its speed does.
   const opts = `-p ${port} -k ${socketDir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
-  asOwner("pg_ctl", ["-D", data, "-o", opts, "-l", path.join(socketDir, "log"), "-w", "-t", "60", "start"]);
+  // Kept beside the data, so a test that stops the server (an outage) can start it again alike.
+  fs.writeFileSync(path.join(socketDir, "start-options"), opts);
   const cluster = { socketDir, port };
+  startServer(cluster);
   psql(cluster, `CREATE ROLE ${TEST_ROLE} LOGIN CREATEDB PASSWORD '${TEST_PASSWORD}'`);
   let stopped = false;
   return {
@@ -64,11 +66,41 @@ export async function startCluster(): Promise<Cluster & { stop(): void }> {
       stopped = true;
       try {
         asOwner("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
+      } catch {
+        // Already stopped (a test of an outage that ended early): nothing to stop.
       } finally {
         fs.rmSync(socketDir, { recursive: true, force: true });
       }
     },
   };
+}
+
+const dataDir = (c: Cluster) => path.join(c.socketDir, "data");
+
+/** Starts the server of a cluster made by startCluster (again, after stopServer), waiting until it accepts connections. */
+export function startServer(c: Cluster): void {
+  const opts = fs.readFileSync(path.join(c.socketDir, "start-options"), "utf8");
+  asOwner("pg_ctl", ["-D", dataDir(c), "-o", opts, "-l", path.join(c.socketDir, "log"), "-w", "-t", "60", "start"]);
+}
+
+/**
+ * Stops the server as an operator or a failover does: `fast` ends every session with 57P01
+ * ("terminating connection due to administrator command"), `immediate` is a crash (57P02).
+ */
+export function stopServer(c: Cluster, mode: "fast" | "immediate" = "fast"): void {
+  asOwner("pg_ctl", ["-D", dataDir(c), "-m", mode, "-w", "-t", "60", "stop"]);
+}
+
+/** `pg_ctl restart -m fast`: every session ends with 57P01, and the server is back when this returns. */
+export function restartServer(c: Cluster): void {
+  asOwner("pg_ctl", ["-D", dataDir(c), "-m", "fast", "-w", "-t", "60", "restart"]);
+}
+
+/** Ends every session of the test role (pg_terminate_backend, as a failover does); returns how many. */
+export function terminateTestSessions(c: Cluster, database?: string): number {
+  const where = database ? ` AND datname = '${database}'` : "";
+  const out = psql(c, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = '${TEST_ROLE}'${where}`);
+  return Number(out.trim());
 }
 
 /** A statement as the superuser over the unix socket (trusted); returns psql's unaligned output. */

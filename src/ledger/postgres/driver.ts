@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import pg from "pg";
 import type { Driver, Params, Sql } from "../sql";
-import { asPgLedgerError } from "./errors";
+import { asPgLedgerError, isPgUnavailable } from "./errors";
 import { toPg } from "./translate";
 
 // BIGINT columns hold millisecond times and amounts, all far below 2^53: read them as numbers,
@@ -95,10 +95,10 @@ export class PgDriver implements Driver {
 
   async transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
     this.refuseInsideTransaction();
-    const client = await this.pool.connect();
+    const out = await this.begin();
+    const { client } = out;
     let broken = false;
     try {
-      await client.query("BEGIN");
       try {
         const result = await this.inside.run(this, () => fn(new Runner(client, this, true)));
         await client.query("COMMIT");
@@ -109,22 +109,65 @@ export class PgDriver implements Driver {
       }
     } finally {
       // A client whose ROLLBACK failed is in an unknown state: destroy it rather than reuse it.
-      client.release(broken);
+      out.release(broken);
     }
   }
 
-  /** Runs `fn` on one client inside a transaction that holds the migration lock. */
-  async withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    try {
-      return await fn(client);
-    } finally {
-      client.release();
+  /**
+   * A client with a transaction begun. An idle client of the pool may have lost its session a
+   * moment ago (a restart or failover ends every session; the pool hears of it only when the
+   * server's message is read): if BEGIN fails so, nothing ran, and one fresh client is tried.
+   */
+  private async begin(): Promise<{ client: pg.PoolClient; release(broken: boolean): void }> {
+    for (let attempt = 1; ; attempt++) {
+      const out = await this.checkout();
+      try {
+        await out.client.query("BEGIN");
+        return out;
+      } catch (err) {
+        out.release(true);
+        if (attempt >= 2 || !isPgUnavailable(err)) throw err;
+      }
     }
+  }
+
+  /** Runs `fn` on one client of the pool (migrations hold their advisory lock on it). */
+  async withClient<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const out = await this.checkout();
+    try {
+      return await fn(out.client);
+    } finally {
+      out.release(false);
+    }
+  }
+
+  /**
+   * A client taken out of the pool, with an 'error' listener for as long as it is out. The pool
+   * listens only to its idle clients: a checked-out client whose server ends the session (a
+   * restart's 57P01, a failover, pg_terminate_backend) emits 'error', and with no listener that
+   * would end the process. Its query in flight fails on its own (exit 3, the next pass picks
+   * up); the listener only records that the client is dead, so it is destroyed, never reused.
+   */
+  private async checkout(): Promise<{ client: pg.PoolClient; release(broken: boolean): void }> {
+    const client = await this.pool.connect();
+    let lost = false;
+    const onError = () => (lost = true);
+    client.on("error", onError);
+    return {
+      client,
+      release(broken) {
+        client.removeListener("error", onError);
+        client.release(broken || lost);
+      },
+    };
   }
 
   asLedgerError(err: unknown): Error {
     return asPgLedgerError(err, this.where);
+  }
+
+  unavailable(err: unknown): boolean {
+    return isPgUnavailable(err);
   }
 
   async probeWrite(): Promise<void> {
