@@ -75,7 +75,15 @@ export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, start
 
   await deps.mailer.waitTurn(deps.signal);
   if (deps.signal?.aborted) return { kind: "stopped" };
-  const claimed = await ledger.claim(plan.facts, plan.deliveries, deps.owner, clock.now(), fileReady);
+  let claimed: Awaited<ReturnType<typeof ledger.claim>>;
+  try {
+    claimed = await ledger.claim(plan.facts, plan.deliveries, deps.owner, clock.now(), fileReady);
+  } catch (err) {
+    // The claim may have committed with only its answer lost (the session ended at COMMIT):
+    // nothing was sent, so whatever it holds is given back if the ledger lets us now.
+    await releaseUnsent(deps, charge.id, plan.deliveries.filter((d) => d.payload !== null).map((d) => d.product));
+    throw err;
+  }
   if (claimed.kind === "not_claimable") {
     // No send follows: the turn goes back, or passes at once would spend their rate on each other's charges.
     deps.mailer.turnUnused();
@@ -91,8 +99,38 @@ export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, start
   return after.state === STATE.sending ? { kind: "busy" } : left(after.state, after.reason);
 }
 
+/**
+ * Gives back claims this pass holds but never sent, after a failure cut the charge short (the
+ * database went away at a commit, say), so the next pass sends them at once instead of after
+ * their 5-minute lease. Best effort: with the database still away this fails too, and the
+ * lease covers them. Only our own live claims are touched (releaseClaim checks the holder).
+ */
+async function releaseUnsent(deps: PassDeps, chargeId: string, products: readonly string[]): Promise<void> {
+  for (const product of products) {
+    try {
+      await deps.ledger.releaseClaim(chargeId, product, deps.owner, deps.clock.now());
+    } catch (err) {
+      deps.log.debug("could not give back an unsent claim; its lease will", { charge: chargeId, product, error: String(err) });
+      return;
+    }
+  }
+}
+
 /** Sends the claimed products one after the other, each paced; true if a stop cut the charge short. */
 async function sendEach(deps: PassDeps, chargeId: string, plan: Plan, claimed: readonly ClaimedDelivery[]): Promise<boolean> {
+  // From this index on, no send was started: what a failure must give back.
+  let unsentFrom = 0;
+  try {
+    return await sendInTurn(deps, chargeId, plan, claimed, (i) => (unsentFrom = i));
+  } catch (err) {
+    await releaseUnsent(deps, chargeId, claimed.slice(unsentFrom).map((d) => d.product));
+    throw err;
+  }
+}
+
+async function sendInTurn(
+  deps: PassDeps, chargeId: string, plan: Plan, claimed: readonly ClaimedDelivery[], sendStarted: (unsentFrom: number) => void,
+): Promise<boolean> {
   const { ledger, clock } = deps;
   const mailer = deps.mailer as NonNullable<PassDeps["mailer"]>;
   for (const [i, d] of claimed.entries()) {
@@ -108,6 +146,8 @@ async function sendEach(deps: PassDeps, chargeId: string, plan: Plan, claimed: r
       continue;
     }
     let result: SendResult;
+    // Whatever happens from here, this product's send may have reached Resend: never given back.
+    sendStarted(i + 1);
     try {
       // The stored payload is what gets sent; parsed again only when it is an earlier claim's.
       const fresh = plan.deliveries.find((p) => p.product === d.product)?.payload === d.payload ? plan.rendered.get(d.product) : undefined;

@@ -232,6 +232,7 @@ export class FakeResend {
         return sendJson(res, fault.status, body, { ...this.rateHeaders(), ...extra, ...fault.headers });
       }
       const delayMs = fault?.kind === "delay" ? fault.ms : 0;
+      if (fault?.kind === "gate") await fault.open;
       const answer = isSend
         ? await this.send(req, idempotencyKey, delayMs, fault?.kind === "reset-after-processing")
         : isBatch

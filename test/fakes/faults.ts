@@ -30,6 +30,8 @@ export type FaultRule = FaultMatch &
     | { kind: "hang" }
     /** Answer normally, after a delay. */
     | { kind: "delay"; ms: number }
+    /** Answer normally once `open` settles: the test decides when this request is answered. */
+    | { kind: "gate"; open: Promise<void> }
     /** Resend only: process the request (the email is sent), then drop the socket. */
     | { kind: "reset-after-processing" }
   );

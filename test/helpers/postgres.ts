@@ -93,7 +93,9 @@ export function stopServer(c: Cluster, mode: "fast" | "immediate" = "fast"): voi
 
 /** `pg_ctl restart -m fast`: every session ends with 57P01, and the server is back when this returns. */
 export function restartServer(c: Cluster): void {
-  asOwner("pg_ctl", ["-D", dataDir(c), "-m", "fast", "-w", "-t", "60", "restart"]);
+  // -l as at start: without it the new server would write to our pipe, and we would wait on it for ever.
+  const opts = fs.readFileSync(path.join(c.socketDir, "start-options"), "utf8");
+  asOwner("pg_ctl", ["-D", dataDir(c), "-o", opts, "-l", path.join(c.socketDir, "log"), "-m", "fast", "-w", "-t", "60", "restart"]);
 }
 
 /** Ends every session of the test role (pg_terminate_backend, as a failover does); returns how many. */
