@@ -47,11 +47,11 @@ test("every link in the README, deploy/README.md and docs/ points to a file that
 
 test("the reference documents every command, exit code, state and environment variable of the CLI", () => {
   const reference = userDocs().map((d) => fs.readFileSync(path.join(root, d), "utf8")).join("\n");
-  const commands = ["init", "reconcile", "daemon", "status", "show", "retry", "resolve", "check", "resend", "evidence", "move-ledger", "serve", "license"];
+  const commands = ["init", "reconcile", "daemon", "status", "show", "retry", "resolve", "check", "resend", "evidence", "lookup", "move-ledger", "serve", "license"];
   const states = ["awaiting_payment", "sending", "delivered", "retrying", "needs_review", "skipped", "resolved", "bounced", "missing"];
   const env = [
     "STRIPE_SECRET_KEY", "RESEND_API_KEY", "PAIDUP_CONFIG", "PAIDUP_DB", "PAIDUP_DATABASE_URL", "STRIPE_WEBHOOK_SECRET",
-    "RESEND_WEBHOOK_SECRET", "PAIDUP_HEARTBEAT_URL", "STRIPE_API_BASE", "RESEND_BASE_URL", "LOG_LEVEL", "LOG_FORMAT",
+    "RESEND_WEBHOOK_SECRET", "PAIDUP_HEARTBEAT_URL", "PAIDUP_ALERT_WEBHOOK_URL", "STRIPE_API_BASE", "RESEND_BASE_URL", "LOG_LEVEL", "LOG_FORMAT",
   ];
   const missing = [
     ...commands.filter((c) => !reference.includes(`paidup ${c}`)),
