@@ -153,3 +153,20 @@ test("one address Resend refuses does not hold back the others in its batch: the
   const again = await announce(["ship-fast", "--subject", "Bonus video", "--text", files.text]);
   assert.deepEqual([again.code, again.json.sent, again.json.alreadySent, again.json.failed], [0, 1, 5, 0]);
 });
+
+test("a purchase disputed after delivery leaves its buyer out until the shop wins the dispute", async () => {
+  const [won, lost] = await deliverTo(shop, [{ email: "won@example.com", name: "Win" }, { email: "lost@example.com", name: "Loss" }]);
+  const d1 = shop.stripe.dispute(won as string);
+  shop.stripe.dispute(lost as string);
+  assert.ok([0, 1].includes((await shop.run(["reconcile", "--since", "1h"])).code as number));
+  const files = writeAnnouncement(shop, "disputes", "Update, {{name}}. {{unsubscribe}}\n");
+  const before = await announce(["ship-fast", "--subject", "Dispute check", "--text", files.text, "--dry-run"]);
+  shop.stripe.closeDispute(String(d1.id), "won");
+  assert.ok([0, 1].includes((await shop.run(["reconcile", "--since", "1h"])).code as number));
+  const r = await announce(["ship-fast", "--subject", "Dispute check", "--text", files.text]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.json.excluded.refunded, before.json.excluded.refunded - 1, "the won dispute no longer leaves its buyer out");
+  const got = [...announcementsByAddress(shop)].filter(([, l]) => l.some((m) => m.subject === "Dispute check")).map(([to]) => to);
+  assert.ok(got.includes("won@example.com"));
+  assert.ok(!got.includes("lost@example.com"));
+});

@@ -61,3 +61,13 @@ export const ANNOUNCEMENTS_SCHEMA = `
     source TEXT NOT NULL               -- 'one-click' (RFC 8058 POST) or 'page' (the button)
   );
 `;
+
+// Disputes of delivered charges that the shop won (Stripe's word, read when the dispute closed):
+// such a purchase counts again for announcements (after_delivery keeps its 'disputed' row, which
+// revokes download links for good).
+export const DISPUTES_WON_SCHEMA = `
+  CREATE TABLE disputes_won (
+    charge_id TEXT PRIMARY KEY,
+    at BIGINT NOT NULL
+  );
+`;

@@ -82,7 +82,7 @@ export interface AudienceCandidate {
   email: string;
   name: string | null;
   created: number;
-  /** Refunded in full or disputed after delivery. */
+  /** Refunded in full, or disputed after delivery and not (yet) won. */
   revoked: number;
 }
 
@@ -116,7 +116,9 @@ export async function getAnnouncement(db: Sql, id: string): Promise<Announcement
 export function audienceCandidates(db: Sql, product: string): Promise<AudienceCandidate[]> {
   return db.query<AudienceCandidate>(
     `SELECT c.id AS charge_id, lower(c.email) AS email, c.name, c.created,
-       CASE WHEN EXISTS (SELECT 1 FROM after_delivery a WHERE a.charge_id = c.id) THEN 1 ELSE 0 END AS revoked
+       CASE WHEN EXISTS (SELECT 1 FROM after_delivery a WHERE a.charge_id = c.id AND a.event = 'refunded')
+              OR (EXISTS (SELECT 1 FROM after_delivery a WHERE a.charge_id = c.id AND a.event = 'disputed')
+                  AND NOT EXISTS (SELECT 1 FROM disputes_won w WHERE w.charge_id = c.id)) THEN 1 ELSE 0 END AS revoked
      FROM deliveries d JOIN charges c ON c.id = d.charge_id
      WHERE d.product = ? AND d.state IN ('delivered', 'resolved') AND c.email IS NOT NULL
      ORDER BY c.created, c.id`,
@@ -331,4 +333,9 @@ export async function announcementsOf(db: Sql, email: string): Promise<BuyerAnno
 /** The key download and unsubscribe tokens are signed with, without making one (dry runs write nothing). */
 export async function peekLinkKey(db: Sql): Promise<string | undefined> {
   return (await db.one<{ value: string }>("SELECT value FROM meta WHERE key = 'link_key'"))?.value;
+}
+
+/** The shop won the dispute of a delivered charge (Stripe said so when it closed); true if new. */
+export async function recordDisputeWon(db: Sql, charge: string, now: number): Promise<boolean> {
+  return (await db.exec("INSERT INTO disputes_won (charge_id, at) VALUES (?, ?) ON CONFLICT (charge_id) DO NOTHING", [charge, now])) === 1;
 }

@@ -228,4 +228,5 @@ export class Ledger {
   isUnsubscribed = (email: string): Promise<boolean> => announce.isUnsubscribed(this.sql, email);
   announcementsOf = (email: string): Promise<BuyerAnnouncement[]> => announce.announcementsOf(this.sql, email);
   peekLinkKey = (): Promise<string | undefined> => announce.peekLinkKey(this.sql);
+  recordDisputeWon = (charge: string, now: number): Promise<boolean> => announce.recordDisputeWon(this.sql, charge, now);
 }

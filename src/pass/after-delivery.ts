@@ -30,15 +30,20 @@ export async function noticeAfterDelivery(deps: PassDeps, charge: Stripe.Charge)
 
 /**
  * A dispute of a delivered charge has closed: if the shop won it, the license keys it disabled
- * are active again (unless the owner has set them since, or the charge was also refunded).
- * Stripe is asked only for a charge with a key waiting on a dispute, and its answer, not the
+ * are active again (unless the owner has set them since, or the charge was also refunded), and
+ * the win is recorded so its buyer hears announcements again. Stripe is asked only for a charge
+ * with a key waiting on a dispute or a dispute recorded after delivery, and its answer, not the
  * event's payload, decides.
  */
 export async function noticeDisputeClosed(deps: PassDeps, chargeId: string): Promise<void> {
   const { ledger } = deps;
-  if (!(await ledger.hasKeyDisabledByDispute(chargeId))) return;
+  const keysWait = await ledger.hasKeyDisabledByDispute(chargeId);
+  // A dispute recorded after delivery keeps its buyer out of announcements until it is won.
+  const disputedAfter = (await ledger.afterDeliveryOf(chargeId)).some((a) => a.event === "disputed");
+  if (!keysWait && !disputedAfter) return;
   if ((await deps.stripe.disputeOutcome(chargeId)) !== "won") return;
-  if (await ledger.enableAfterDisputeWon(chargeId, deps.clock.now())) {
+  if (disputedAfter) await ledger.recordDisputeWon(chargeId, deps.clock.now());
+  if (keysWait && (await ledger.enableAfterDisputeWon(chargeId, deps.clock.now()))) {
     deps.log.info("dispute won after delivery: its license keys are active again", { charge: chargeId });
   }
 }

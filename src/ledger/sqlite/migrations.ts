@@ -5,7 +5,7 @@ import { BUYER_LOOKUP_INDEX, LINKS_SCHEMA, linkLimitsMigration } from "../links-
 import { ALERTS_SCHEMA } from "../alerts-schema";
 import { BUYERS_SCHEMA } from "../buyers-schema";
 import { LICENSES_SCHEMA } from "../licenses-schema";
-import { ANNOUNCEMENTS_SCHEMA } from "../announcements-schema";
+import { ANNOUNCEMENTS_SCHEMA, DISPUTES_WON_SCHEMA } from "../announcements-schema";
 import { RESEND_RUNS_SCHEMA } from "../resend-runs-schema";
 
 // Ordered schema migrations: entry i takes the ledger from user_version i to i + 1, each in
@@ -125,6 +125,8 @@ export const MIGRATIONS: readonly string[] = [
   BUYERS_SCHEMA,
   // 11: each `paidup resend` run's payloads, so an incomplete run is completed before the next starts.
   RESEND_RUNS_SCHEMA,
+  // 9: disputes of delivered charges the shop won: their buyers hear announcements again.
+  DISPUTES_WON_SCHEMA,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
