@@ -46,8 +46,9 @@ export async function handleEvent(deps: PassDeps, event: EventRow): Promise<Char
     const charge = chargeId ? await deps.stripe.retrieveCharge(chargeId) : null;
     if (charge) outcome = await deliverCharge(deps, charge, Number(await deps.ledger.getMeta("start_line")));
   }
-  // A dispute of a delivered charge: the owner hears of it now, not at the next pass.
-  if (event.type === "charge.dispute.created" && outcome?.kind === "already_delivered") {
+  // A dispute of a charge delivered in whole or in part: the owner hears of it now, not at the
+  // next pass (only disputes recorded after delivery and not yet alerted make an alert).
+  if (event.type === "charge.dispute.created" && outcome !== null) {
     await alertDisputesAfterDelivery(deps);
     await deliverAlerts(deps);
   }

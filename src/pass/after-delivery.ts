@@ -1,6 +1,7 @@
 import type Stripe from "stripe";
 import { formatAmount } from "../delivery/templates";
 import { redact } from "../redact";
+import type { AfterDeliveryEvent } from "../ledger";
 import { STATE } from "../states";
 import type { PassDeps } from "./pass-deps";
 import { channelsOf, recordAlert } from "./alerts";
@@ -11,21 +12,39 @@ import { channelsOf, recordAlert } from "./alerts";
 // that gathers the proof. Two ways in: `serve`'s webhooks (within a minute), and each pass
 // reading Stripe's events since its last look (within an hour without webhooks).
 
-/** Only a charge the buyer already has is "after delivery"; before it, the pass skips it. */
+/** Only a charge the buyer already has something of is "after delivery"; before it, the pass skips it. */
 const DONE = new Set<string>([STATE.delivered, STATE.resolved, "bounced"]);
 
-/** Looks at a charge as Stripe has it now: refunded in full or disputed → recorded. */
+/**
+ * Whether the buyer already has any product of the charge: the charge is done, or one of its
+ * products is delivered while another is still failing (the charge then shows the failing one).
+ */
+async function deliveredAnything(deps: PassDeps, chargeId: string): Promise<boolean> {
+  const row = await deps.ledger.getCharge(chargeId);
+  if (!row) return false;
+  if (DONE.has(row.state)) return true;
+  return (await deps.ledger.deliveries(chargeId)).some((d) => d.state === STATE.delivered || d.state === STATE.resolved);
+}
+
+/**
+ * "Charge revoked after delivery": a refund in full or a dispute of a charge the buyer already
+ * has something of, whatever state its other products are in. The one record of it is the
+ * ledger's after-delivery row (recordAfterDelivery): from it every link of the charge answers
+ * 410, its license keys are disabled, `status` lists it, and a dispute alerts the owner. Every
+ * way in (webhook, pass, Stripe's events) comes through here. True if it was new.
+ */
+export async function revokeAfterDelivery(deps: PassDeps, chargeId: string, kind: AfterDeliveryEvent, at: number): Promise<boolean> {
+  if (!(await deliveredAnything(deps, chargeId))) return false;
+  if (!(await deps.ledger.recordAfterDelivery(chargeId, kind, at, deps.clock.now()))) return false;
+  deps.log.warn(`${kind} after delivery: its download links are revoked and its license keys disabled`, { charge: chargeId });
+  return true;
+}
+
+/** Looks at a charge as Stripe has it now: refunded in full or disputed → revoked. */
 export async function noticeAfterDelivery(deps: PassDeps, charge: Stripe.Charge): Promise<void> {
-  const { ledger } = deps;
-  const row = await ledger.getCharge(charge.id);
-  if (!row || !DONE.has(row.state)) return;
   const now = deps.clock.now();
-  if (charge.refunded && (await ledger.recordAfterDelivery(charge.id, "refunded", now, now))) {
-    deps.log.warn("refunded after delivery: its download links are revoked and its license keys disabled", { charge: charge.id });
-  }
-  if (charge.disputed && (await ledger.recordAfterDelivery(charge.id, "disputed", now, now))) {
-    deps.log.warn("disputed after delivery: its download links are revoked and its license keys disabled", { charge: charge.id });
-  }
+  if (charge.refunded) await revokeAfterDelivery(deps, charge.id, "refunded", now);
+  if (charge.disputed) await revokeAfterDelivery(deps, charge.id, "disputed", now);
 }
 
 /**
@@ -74,14 +93,9 @@ export async function pollAfterDelivery(deps: PassDeps): Promise<number> {
     }
     // A partial refund leaves the purchase standing; a full one ends it.
     if (event.type === "charge.refunded" && obj.refunded !== true) continue;
-    const row = await ledger.getCharge(chargeId);
-    if (!row || !DONE.has(row.state)) continue;
     const kind = event.type === "charge.refunded" ? "refunded" : "disputed";
     const at = (event.type === "charge.refunded" ? event.created : (obj.created ?? event.created)) * 1000;
-    if (await ledger.recordAfterDelivery(chargeId, kind, at, clock.now())) {
-      recorded++;
-      deps.log.warn(`${kind} after delivery: its download links are revoked and its license keys disabled`, { charge: chargeId });
-    }
+    if (await revokeAfterDelivery(deps, chargeId, kind, at)) recorded++;
   }
   // Stripe's clock, not the host's: the next look starts from the newest event Stripe showed us.
   if (newest > seen) await ledger.setMeta("events_seen_until", String(newest));

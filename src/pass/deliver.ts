@@ -31,11 +31,10 @@ function left(state: LedgerState, reason: string | null): ChargeOutcome {
 export async function deliverCharge(deps: PassDeps, charge: Stripe.Charge, startLine: number, dryRun = false): Promise<ChargeOutcome> {
   const { ledger, clock } = deps;
   const row = await ledger.getCharge(charge.id);
-  if (row?.state === STATE.delivered || row?.state === STATE.resolved) {
-    // A refund or dispute after delivery revokes the buyer's download links.
-    if (!dryRun && (charge.refunded || charge.disputed)) await noticeAfterDelivery(deps, charge);
-    return { kind: "already_delivered" };
-  }
+  // A refund in full or a dispute of a charge the buyer has anything of revokes all its links,
+  // whatever state its other products are in (one delivered, another failing, or its claim dead).
+  if (row && !dryRun && (charge.refunded || charge.disputed)) await noticeAfterDelivery(deps, charge);
+  if (row?.state === STATE.delivered || row?.state === STATE.resolved) return { kind: "already_delivered" };
   // Most skips are final; one the charge may grow out of (the start line moved earlier, a dispute
   // was won) is judged again.
   const reopenable = row?.state === STATE.skipped && REOPENABLE_SKIPS.includes(row.reason ?? "");
