@@ -110,3 +110,29 @@ test("resend carries the same key; evidence lists each activation (time, IP, ins
   assert.match(human.stdout, /license activations \(\d+\)/);
   assert.match(human.stdout, /license key of app activated on "studio mac" {2}IP 203\.0\.113\.7/);
 });
+
+test("a pass SIGKILLed while Resend holds its send: the next pass repeats it byte for byte, one email, and the key in it validates", async () => {
+  const c = buyApp(shop.stripe, Date.now(), "killed@example.com");
+  shop.resend.addFault({ method: "POST", path: "/emails", kind: "delay", ms: 1500, times: 1 });
+  let pid = 0;
+  const pass = shop.run(["reconcile"], { onSpawn: (p) => (pid = p) });
+  const deadline = Date.now() + 10_000;
+  while (shop.resend.inFlightCount === 0) {
+    assert.ok(Date.now() < deadline, "the pass's send reached Resend");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  process.kill(pid, "SIGKILL");
+  assert.equal((await pass).signal, "SIGKILL");
+  while (shop.resend.sentTo("killed@example.com").length === 0) await new Promise((r) => setTimeout(r, 20));
+  // The dead pass's claim has expired (as after 5 minutes).
+  shop.exec(`UPDATE deliveries SET lease_until = 0 WHERE charge_id = '${c.id}'`);
+  shop.exec(`UPDATE charges SET lease_until = 0 WHERE id = '${c.id}'`);
+  const again = await shop.run(["reconcile"]);
+  assert.ok(again.code === 0 || again.code === 1, again.stderr);
+  assert.equal(shop.row(c.id)?.state, "delivered");
+  const mails = shop.resend.sentTo("killed@example.com");
+  assert.equal(mails.length, 1, "Resend recognised the repeat (same key, same bytes)");
+  const v = await post(server.url, "validate", { license_key: keyIn(mails[0]?.text) }, { ip: "203.0.113.20" });
+  assert.equal(v.body.valid, true);
+  assert.equal(v.body.meta.order_id, c.id);
+});
