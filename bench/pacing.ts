@@ -1,6 +1,9 @@
+import os from "node:os";
+import { modeName, type RateMode } from "../test/fakes/rate-window";
 import { paidCharge, Workspace } from "./harness";
 
-// Sends against a fake Resend that admits `allowed` requests per sliding second and answers
+// Sends against a fake Resend that admits `allowed` requests per second (sliding or fixed
+// window, `ratelimit-reset` in whole seconds or fractions: test/fakes/rate-window.ts) and answers
 // after `latencyMs`, with Resend's ratelimit-* headers: how much of the allowed rate one pass
 // uses, and how several passes at once share it. Every figure comes from the real CLI.
 
@@ -12,6 +15,9 @@ export interface PacingCell {
   allowed: number;
   passes: number;
   charges: number;
+  mode: string;
+  /** os.loadavg() (1 min) when the cell ended. */
+  load1: number;
   /** Emails sent per second over the sending span, as a share of `allowed`. */
   share: number;
   /** Seconds from the first accepted send to the last. */
@@ -27,8 +33,8 @@ export interface PacingCell {
  * (n − 1)/allowed seconds, so share = (n − 1) / (span × allowed). CLI start-up and the Stripe
  * listing fall outside the span.
  */
-export async function pacingCell(latencyMs: number, allowed: number, charges: number, passes = 1): Promise<PacingCell> {
-  const ws = await Workspace.start(`pace-${latencyMs}-${allowed}-${passes}`, { resend: { ratePerSecond: allowed, latencyMs }, maxPerSecond: PACING_CEILING });
+export async function pacingCell(latencyMs: number, allowed: number, charges: number, passes: number, mode: RateMode): Promise<PacingCell> {
+  const ws = await Workspace.start(`pace-${latencyMs}-${allowed}-${passes}-${mode.window}-${mode.reset}`, { resend: { ratePerSecond: allowed, latencyMs, rateMode: mode }, maxPerSecond: PACING_CEILING });
   try {
     const created = Math.floor(Date.now() / 1000) - 60;
     ws.stripe.bulkAddCharges(charges, (i) => paidCharge(i, created));
@@ -43,7 +49,7 @@ export async function pacingCell(latencyMs: number, allowed: number, charges: nu
     const spanMs = (accepted[accepted.length - 1] ?? 0) - (accepted[0] ?? 0);
     const sends = [...ws.resend.sendsByKey().values()];
     return {
-      latencyMs, allowed, passes, charges,
+      latencyMs, allowed, passes, charges, mode: modeName(mode), load1: os.loadavg()[0] as number,
       share: spanMs > 0 ? (accepted.length - 1) / ((spanMs / 1000) * allowed) : NaN,
       spanS: spanMs / 1000,
       rateLimited: ws.resend.rateLimitedCount(),

@@ -54,6 +54,19 @@ test("status --offline loads neither Stripe, Resend, zod nor winston", async () 
   assert.deepEqual(heavy, [], `loaded: ${r.packages.join(", ")}`);
 });
 
+test("status --offline (what a cron monitor runs every minute) loads neither commander nor the template engine", async () => {
+  for (const args of [["status", "--offline"], ["status", "--json", "--offline"]]) {
+    const r = await loadedBy(args, { STRIPE_SECRET_KEY: "", RESEND_API_KEY: "" });
+    assert.equal(r.code, 1, "no pass yet: attention needed");
+    const extra = r.packages.filter((p) => !["better-sqlite3", "bindings", "file-uri-to-path", "pg", "pg-pool", "pg-protocol", "pg-types", "pg-connection-string", "pgpass", "postgres-array", "postgres-bytea", "postgres-date", "postgres-interval", "pg-int8", "split2", "xtend", "pg-cloudflare"].includes(p));
+    assert.deepEqual(extra, [], `${args.join(" ")} loaded: ${r.packages.join(", ")}`);
+  }
+  // Anything else still goes through commander: an unknown flag is a usage error.
+  const bad = await shop.run(["status", "--offline", "--bogus"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown option '--bogus'/);
+});
+
 test("status keeps answering while the catalog is being edited, and still refuses a bad threshold", async () => {
   shop.writeConfig({ from: "Shop <shop@example.com>", products: [{ key: "half-written" }] });
   const r = await shop.run(["status", "--offline", "--json"]);

@@ -6,7 +6,7 @@ import { EXIT, ExitCode } from "../errors";
 import type { StuckEntry } from "../pass/report";
 import { collectStatus, StatusReport } from "../pass/status";
 import { catalogLoader } from "./catalog-loader";
-import { formatAmount } from "../delivery/templates";
+import { formatAmount } from "../delivery/currencies";
 import { formatAge, formatTable } from "./format";
 
 export interface StatusFlags {

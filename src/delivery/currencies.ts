@@ -13,3 +13,28 @@ export function stripeDecimals(currency: string): number {
   if (THREE_DECIMAL.has(code)) return 3;
   return 2;
 }
+
+// Building an Intl.NumberFormat costs ~0.15 ms, most of paidup's own CPU per charge in a long
+// pass (bench/RESULTS.md): one per currency, not one per charge.
+const formatters = new Map<string, { fmt: Intl.NumberFormat; digits: number }>();
+
+/**
+ * 4900 usd → "$49.00", 4900 jpy → "¥4,900", 500 isk → "ISK 5": the one formatter for emails,
+ * alerts, `status` and `show`, by Stripe's decimal places for the currency.
+ */
+export function formatAmount(amount: number, currency: string): string {
+  const code = currency.toUpperCase();
+  const digits = stripeDecimals(code);
+  try {
+    let f = formatters.get(code);
+    if (!f) {
+      const local = new Intl.NumberFormat("en-US", { style: "currency", currency: code }).resolvedOptions().maximumFractionDigits ?? 2;
+      // Intl's usual digits where Stripe's amount has them (USD 49.00), never hiding a minor unit.
+      const fmt = new Intl.NumberFormat("en-US", { style: "currency", currency: code, minimumFractionDigits: Math.min(local, digits), maximumFractionDigits: digits });
+      formatters.set(code, (f = { fmt, digits }));
+    }
+    return f.fmt.format(amount / 10 ** f.digits);
+  } catch {
+    return `${(amount / 10 ** digits).toFixed(digits)} ${code}`;
+  }
+}

@@ -18,11 +18,19 @@ const DEFAULT_HOLD_MS = 1000;
 const HISTORY_MS = 10_000;
 /** Answers without `ratelimit-limit` after which the config's ceiling is taken as the limit. */
 const UNHEARD_ANSWERS = 3;
-/** Before the limit is known, how long a granted turn may wait for its request to start. */
-const UNHEARD_GRANT_MS = 1000;
+/**
+ * Until an answer tells Resend's limit: the lowest limit Resend has documented (FACTS.md), so the
+ * first sends neither wait for the first answer (a process's first request is its slowest) nor
+ * earn 429s from a team whose limit is below the config's ceiling.
+ */
+const UNHEARD_PER_SECOND = 2;
+/** Making up for late starts reaches back this many slots at most, then the schedule starts over. */
+const CATCH_UP_SLOTS = 2;
 
 interface Waiter {
   grant: () => void;
+  /** When it asked (clock time): one that asks after its slot has passed is not "late". */
+  at: number;
 }
 
 export type RateHeaders = Record<string, string> | null | undefined;
@@ -42,7 +50,7 @@ export type RateHeaders = Record<string, string> | null | undefined;
  * `remaining` is compared with our own sends in the window instead: sends in Resend's count that
  * are not ours mean another sender shares the limit, and TeamShare sets this process's part.
  * A 429 is the hard stop: nothing starts before its `retry-after`. Until the first answer tells
- * Resend's limit (perhaps lower than ours), one request is in flight at a time.
+ * Resend's limit (perhaps lower than ours), sends go at 2/s, the lowest limit Resend documents.
  */
 export class Pacer {
   private allowedPerSecond: number;
@@ -63,8 +71,12 @@ export class Pacer {
   private history: number[] = [];
   private heldUntil = 0;
   private lastGrant = -Infinity;
-  /** Requests started and not answered yet (before the limit is known, at most one). */
-  private inFlight = 0;
+  /**
+   * The next start's slot on the even schedule (one every 1/pace s). A waiter that was already
+   * queued when its slot came but started late (a busy event loop) is made up for; one that
+   * asked later starts a new schedule, so an idle spell is never spent as a burst.
+   */
+  private nextSlot = -Infinity;
   private readonly queue: Waiter[] = [];
   private pumping: AbortController | null = null;
   /** Resend's `ratelimit-limit` and `ratelimit-remaining` on its last answer, for /metrics. */
@@ -90,7 +102,7 @@ export class Pacer {
    * the rate. Until Resend's first answer tells its limit, sends are spaced, not burst.
    */
   private get window(): { sends: number; ms: number } {
-    const rate = this.pacePerSecond;
+    const rate = this.heard ? this.pacePerSecond : Math.min(this.pacePerSecond, UNHEARD_PER_SECOND);
     const sends = this.heard && Number.isInteger(rate) && rate >= 1 ? rate : 1;
     return { sends, ms: ((1000 * sends) / rate) * (1 + this.margin) };
   }
@@ -105,6 +117,7 @@ export class Pacer {
       // A stop request releases the waiter at once instead of holding shutdown for its slot.
       const onAbort = () => this.drop(waiter);
       const waiter: Waiter = {
+        at: this.clock.now(),
         grant: () => {
           signal?.removeEventListener("abort", onAbort);
           resolve();
@@ -128,7 +141,6 @@ export class Pacer {
    * with our own sends of the same window.
    */
   observe(headers: RateHeaders, accepted = false, sentAt?: number): void {
-    this.answered();
     if (accepted) this.margin = Math.max(MIN_MARGIN, this.margin - MARGIN_STEP_DOWN);
     if (!headers?.["ratelimit-limit"] && !this.heard && ++this.answersWithoutLimit >= UNHEARD_ANSWERS) this.heard = true;
     if (!headers) return this.wake();
@@ -144,6 +156,11 @@ export class Pacer {
       const windowS = Number(/w=(\d+(?:\.\d+)?)/.exec(headers["ratelimit-policy"] ?? "")?.[1] ?? 1) || 1;
       this.allowedPerSecond = Math.min(this.ceilingPerSecond, limit / windowS);
       this.heard = true;
+      if (first) {
+        // The next slot was set at the cautious pace before the limit was known: set it again.
+        this.nextSlot = Math.min(this.nextSlot, this.lastGrant + this.window.ms / this.window.sends);
+        this.pumping?.abort();
+      }
       if (first && Number.isFinite(remaining)) this.share.firstAnswer(limit, this.othersIn(remaining, sentAt), this.allowedPerSecond, this.clock.now());
     }
     if (accepted && Number.isFinite(remaining)) this.share.accepted(remaining, this.othersIn(remaining, sentAt), this.allowedPerSecond, this.clock.now());
@@ -169,8 +186,9 @@ export class Pacer {
     this.hold((retryAfterMs ?? DEFAULT_HOLD_MS) * backoff);
   }
 
-  /** A granted turn that no request followed: it leaves the window. */
+  /** A granted turn that no request followed: it leaves the window, and its slot is given back. */
   unused(): void {
+    this.nextSlot -= this.window.ms / this.window.sends;
     for (let i = this.starts.length - 1; i >= 0; i--) {
       if (this.starts[i]?.granted) {
         this.starts.splice(i, 1);
@@ -192,7 +210,6 @@ export class Pacer {
     else this.starts.push({ at: now, granted: false });
     this.history = this.history.filter((t) => t > now - HISTORY_MS);
     this.history.push(now);
-    this.inFlight++;
     return now;
   }
 
@@ -221,10 +238,6 @@ export class Pacer {
     return n;
   }
 
-  private answered(): void {
-    this.inFlight = Math.max(0, this.inFlight - 1);
-  }
-
   private wake(): void {
     if (this.queue.length > 0 && (!this.pumping || this.pumping.signal.aborted)) void this.pump();
   }
@@ -241,24 +254,19 @@ export class Pacer {
     try {
       while (this.queue.length > 0 && !pumping.signal.aborted) {
         const now = this.clock.now();
-        // Until Resend has told its limit, one request at a time: the first answer says it.
-        if (!this.heard) {
-          if (this.inFlight > 0) break; // its answer wakes the pump
-          const granted = this.starts.find((e) => e.granted && e.at > now - UNHEARD_GRANT_MS);
-          if (granted) {
-            await this.clock.sleep(granted.at + UNHEARD_GRANT_MS - now, pumping.signal);
-            continue;
-          }
-        }
         // The window is read now, not at the last grant: a lower limit learned meanwhile applies.
         const window = this.window;
         this.starts = this.starts.filter((e) => e.at > now - window.ms).sort((a, b) => a.at - b.at);
         const over = this.starts.length - window.sends;
         // Full: the next send waits until enough of this window's sends have left it.
-        // Making up for a late send happens at twice the pace at most, not in one burst: bursts
-        // arrive bunched, and a bunch is what earns a 429 from a window that counts arrivals.
-        const spaced = this.lastGrant + window.ms / window.sends / 2;
-        const at = Math.max(this.heldUntil, spaced, over >= 0 ? (this.starts[over] as { at: number }).at + window.ms : -Infinity);
+        // Otherwise each start has its slot, one every 1/pace s. Making up for a late send happens
+        // at twice the pace at most, not in one burst: bursts arrive bunched, and a bunch is what
+        // earns a 429 from a window that counts arrivals.
+        const every = window.ms / window.sends;
+        const head = this.queue[0] as Waiter;
+        const slot = head.at > this.nextSlot ? head.at : Math.max(this.nextSlot, now - CATCH_UP_SLOTS * every);
+        const spaced = this.lastGrant + every / 2;
+        const at = Math.max(this.heldUntil, slot, spaced, over >= 0 ? (this.starts[over] as { at: number }).at + window.ms : -Infinity);
         // Re-checked after every sleep: an answer may have brought a hold in meanwhile.
         if (at > now) {
           await this.clock.sleep(at - now, pumping.signal);
@@ -266,6 +274,7 @@ export class Pacer {
         }
         this.starts.push({ at: now, granted: true });
         this.lastGrant = now;
+        this.nextSlot = (head.at > this.nextSlot ? now : Math.max(this.nextSlot, now - CATCH_UP_SLOTS * every)) + every;
         this.queue.shift()?.grant();
       }
     } finally {

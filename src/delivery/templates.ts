@@ -1,6 +1,5 @@
 import Mustache from "mustache";
 import type { Product } from "../config";
-import { stripeDecimals } from "./currencies";
 
 // Mustache: `{{placeholder}}` and dotted names (`links.download`) out of the box, HTML-escaped by
 // default. Text bodies and subjects are rendered with escaping turned off.
@@ -42,30 +41,9 @@ const plain = { escape: (s: unknown) => String(s) };
 const HTML_ENTITIES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "`": "&#96;" };
 const html = { escape: (s: unknown) => String(s).replace(/[&<>"'`]/g, (c) => HTML_ENTITIES[c] as string) };
 
-// Building an Intl.NumberFormat costs ~0.15 ms, most of paidup's own CPU per charge in a long
-// pass (bench/RESULTS.md): one per currency, not one per charge.
-const formatters = new Map<string, { fmt: Intl.NumberFormat; digits: number }>();
-
-/**
- * 4900 usd → "$49.00", 4900 jpy → "¥4,900", 500 isk → "ISK 5": the one formatter for emails,
- * alerts, `status` and `show`, by Stripe's decimal places for the currency.
- */
-export function formatAmount(amount: number, currency: string): string {
-  const code = currency.toUpperCase();
-  const digits = stripeDecimals(code);
-  try {
-    let f = formatters.get(code);
-    if (!f) {
-      const local = new Intl.NumberFormat("en-US", { style: "currency", currency: code }).resolvedOptions().maximumFractionDigits ?? 2;
-      // Intl's usual digits where Stripe's amount has them (USD 49.00), never hiding a minor unit.
-      const fmt = new Intl.NumberFormat("en-US", { style: "currency", currency: code, minimumFractionDigits: Math.min(local, digits), maximumFractionDigits: digits });
-      formatters.set(code, (f = { fmt, digits }));
-    }
-    return f.fmt.format(amount / 10 ** f.digits);
-  } catch {
-    return `${(amount / 10 ** digits).toFixed(digits)} ${code}`;
-  }
-}
+// The amount formatter lives with the currency table, so `status` formats amounts without
+// loading the template engine.
+export { formatAmount } from "./currencies";
 
 export function renderEmail(product: Product, vars: TemplateVars): RenderedEmail {
   const view = { ...vars };

@@ -44,6 +44,11 @@ export class VirtualClock implements Clock {
     });
   }
 
+  /** Time passes with nothing else running: an event loop held by a slow commit. */
+  stall(ms: number): void {
+    this.t += ms;
+  }
+
   /** Runs until `work` settles, moving time from one timer to the next whenever all is idle. */
   async run<T>(work: Promise<T>): Promise<T> {
     let finished = false;
