@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { DEFAULT_PRODUCTS, paidCharge, Shop } from "./helpers/shop";
+import { PATIENCE_MS } from "./helpers/wait";
 
 // Issue 10, case 5: a product file changed while a send's outcome is unknown. Through the real
 // CLI: what status says, what retry says (and refuses), and what actually fixes it.
@@ -15,7 +16,7 @@ before(async () => {
 });
 after(async () => shop.close());
 
-async function until(what: string, cond: () => Promise<boolean>, ms = 15_000): Promise<void> {
+async function until(what: string, cond: () => Promise<boolean>, ms = PATIENCE_MS): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);

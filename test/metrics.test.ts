@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import { BIN, paidCharge, Shop } from "./helpers/shop";
+import { PATIENCE_MS } from "./helpers/wait";
 
 // GET /metrics scraped for real from `daemon --serve` and from `serve` alone.
 
@@ -57,7 +58,7 @@ test("daemon --serve exposes passes by outcome, deliveries, failures by class, s
   const before = Date.now();
   const d = await start(["daemon", "--serve", "--schedule", "*/1 * * * * *"]);
   try {
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + PATIENCE_MS;
     let text = "";
     for (;;) {
       text = await scrape(d.base);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import { BIN, DEFAULT_PRODUCTS, paidCharge, Shop } from "./helpers/shop";
+import { PATIENCE_MS } from "./helpers/wait";
 import { resendEvent, svixHeaders } from "./helpers/svix";
 
 // POST /webhooks/resend on the real `serve`: Svix-signed events (valid, forged, replayed,
@@ -37,7 +38,7 @@ after(async () => {
   await shop.close();
 });
 
-async function until(check: () => boolean, ms = 10_000): Promise<void> {
+async function until(check: () => boolean, ms = PATIENCE_MS): Promise<void> {
   const started = Date.now();
   while (!check()) {
     if (Date.now() - started > ms) throw new Error(`not within ${ms} ms: ${stderr.slice(-1500)}`);
