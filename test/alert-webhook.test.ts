@@ -185,3 +185,27 @@ test("a failing webhook never fails the pass, and its log lines show the host on
     await hook.close();
   }
 });
+
+test("passes failing for longer than staleAfter: one stale alert with no charges on the webhook and by email, once per failing streak", async () => {
+  const p = await pass(discord, Math.floor(Date.now() / 1000) - 60);
+  const before = discord.taken.length;
+  const staleEmails = () => shop.resend.sentTo(OWNER).filter((e) => e.subject === "[paidup] passes are failing").length;
+  const emailsBefore = staleEmails();
+  try {
+    await p.runPass();
+    shop.stripe.addFault({ method: "GET", path: "/v1/charges", kind: "status", status: 500, times: Infinity });
+    for (let i = 0; i < 15; i++) {
+      p.clock.advance(61_000); // the default staleAfter is 10m
+      await assert.rejects(p.runPass());
+    }
+    // (A charge of an earlier test may be stuck in this fresh ledger: its own alert is not this one.)
+    const stale = discord.taken.slice(before).filter((t) => (t.paidup as { kind: string }).kind === "stale");
+    assert.equal(stale.length, 1, `one alert for the streak, not one per failed pass: ${JSON.stringify(stale.map((s) => s.paidup))}`);
+    assert.deepEqual(stale[0]?.paidup, { kind: "stale", charges: [] });
+    assert.match(discord.shown.at(-1) as string, /^\[paidup\] passes are failing\n\npaidup passes are failing and the last successful pass finished /);
+    assert.equal(staleEmails(), emailsBefore + 1);
+  } finally {
+    shop.stripe.clearFaults();
+    await p.close();
+  }
+});
