@@ -176,7 +176,6 @@ export class Ledger {
   licenseOf = (charge: string, product: string): Promise<LicenseRow | undefined> => licenses.licenseOf(this.sql, charge, product);
   licenseByHash = (hash: string): Promise<LicenseRow | undefined> => licenses.licenseByHash(this.sql, hash);
   licensesOfCharge = (charge: string): Promise<LicenseRow[]> => licenses.licensesOfCharge(this.sql, charge);
-  licensesOfCharges = (charges: readonly string[]): Promise<LicenseRow[]> => licenses.licensesOfCharges(this.sql, charges);
   licenseInstances = (keyId: string): Promise<InstanceRow[]> => licenses.instancesOf(this.sql, keyId);
   licenseInstancesOfCharge = (charge: string): Promise<(InstanceRow & { product: string })[]> => licenses.instancesOfCharge(this.sql, charge);
   licenseInstance = (keyId: string, instanceId: string): Promise<InstanceRow | undefined> => licenses.getInstance(this.sql, keyId, instanceId);

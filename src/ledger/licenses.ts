@@ -186,10 +186,3 @@ export async function startLicenseExpiry(db: Sql, charge: string, product: strin
     [now, now, charge, product],
   );
 }
-
-/** The license keys of a buyer's charges (for `lookup`), by charge. */
-export async function licensesOfCharges(db: Sql, charges: readonly string[]): Promise<LicenseRow[]> {
-  const out: LicenseRow[] = [];
-  for (const c of charges) out.push(...(await licensesOfCharge(db, c)));
-  return out;
-}
