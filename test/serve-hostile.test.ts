@@ -142,3 +142,22 @@ test("slow headers trickled byte by byte are cut off by the server", async () =>
   }
   await until(alive);
 });
+
+test("one client hammering POST /downloads gets 10 answers a minute, then 429 with Retry-After, and /healthz stays quick", async () => {
+  const post = () => fetch(`${base}/downloads`, { method: "POST", body: "email=hammer%40example.com", headers: { "content-type": "application/x-www-form-urlencoded" } });
+  const statuses: number[] = [];
+  let retryAfter: string | null = null;
+  for (let i = 0; i < 30; i++) {
+    const res = await post();
+    statuses.push(res.status);
+    if (res.status === 429) retryAfter ??= res.headers.get("retry-after");
+    await res.text();
+  }
+  assert.equal(statuses.filter((s) => s === 200).length, 10, statuses.join(" "));
+  assert.equal(statuses.filter((s) => s === 429).length, 20);
+  assert.ok(Number(retryAfter) >= 1 && Number(retryAfter) <= 60, `Retry-After ${retryAfter}`);
+  const started = Date.now();
+  assert.ok(await alive());
+  assert.ok(Date.now() - started < 1000, "healthz answered within a second");
+  assert.equal((await fetch(`${base}/downloads`)).status, 200, "the form itself is not limited");
+});
