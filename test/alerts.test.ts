@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { DEFAULT_PRODUCTS, paidCharge, Shop } from "./helpers/shop";
+import { waitFor } from "./helpers/wait";
 
 let shop: Shop;
 before(async () => {
@@ -58,12 +59,18 @@ test("two passes racing on the same alert send it once, and the one that lost lo
   const before = alerts().length;
   const alertRequests = () => shop.resend.requests.filter((r) => r.idempotencyKey?.startsWith("paidup-alert-")).length;
   const requestsBefore = alertRequests();
-  // The first pass's alert is still being processed by Resend when the second pass sends its own.
-  shop.resend.addFault({ method: "POST", path: "/emails", kind: "delay", ms: 2500 });
+  // The first pass's alert is held at Resend until the second pass has run beside it (a fixed
+  // delay could end before a second process starts on a busy machine).
+  let open = () => undefined as void;
+  shop.resend.addFault({ method: "POST", path: "/emails", kind: "gate", open: new Promise<void>((r) => (open = r)) });
   const first = shop.run(["reconcile"]);
-  const deadline = Date.now() + 10_000;
-  while (alertRequests() === requestsBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  const second = await shop.run(["reconcile"], { env: { LOG_LEVEL: "info" } });
+  let second;
+  try {
+    await waitFor("the first pass's alert reaches Resend", () => alertRequests() > requestsBefore);
+    second = await shop.run(["reconcile"], { env: { LOG_LEVEL: "info" } });
+  } finally {
+    open();
+  }
   const firstResult = await first;
   assert.equal(second.code, 1, second.stderr);
   assert.equal(firstResult.code, 1, firstResult.stderr);

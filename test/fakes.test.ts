@@ -217,11 +217,15 @@ describe("FakeResend with the resend SDK", () => {
   });
 
   test("same key while the first is in progress gives concurrent_idempotent_requests", async () => {
-    await withResend({ latencyMs: 150 }, async (fake, resend) => {
-      const [a, b] = await Promise.all([
-        resend.emails.send(email(), { idempotencyKey: "k" }),
-        new Promise((r) => setTimeout(r, 30)).then(() => resend.emails.send(email(), { idempotencyKey: "k" })),
-      ]);
+    // The first is held until the second has come and gone (a fixed head start could lose the race on a busy machine).
+    let open = () => undefined as void;
+    await withResend({}, async (fake, resend) => {
+      fake.addFault({ kind: "gate", processing: true, open: new Promise<void>((r) => (open = r)) });
+      const first = resend.emails.send(email(), { idempotencyKey: "k" });
+      while (!fake.keyInProgress("k")) await new Promise((r) => setTimeout(r, 5));
+      const b = await resend.emails.send(email(), { idempotencyKey: "k" });
+      open();
+      const a = await first;
       assert.equal(a.error, null);
       assert.equal(b.error?.name, "concurrent_idempotent_requests");
       assert.equal(fake.sent.length, 1);

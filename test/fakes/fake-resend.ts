@@ -154,6 +154,8 @@ export class FakeResend {
   }
   /** POST /emails received and not yet answered. */
   get inFlightCount(): number { return this.inFlight; }
+  /** Whether a request with this idempotency key is being processed (Resend answers a repeat 409 meanwhile). */
+  keyInProgress(key: string): boolean { const e = this.keys.get(key); return e !== undefined && !e.answer; }
 
   sentTo(address: string): SentEmail[] {
     const wanted = bareAddress(address);
@@ -232,9 +234,10 @@ export class FakeResend {
         return sendJson(res, fault.status, body, { ...this.rateHeaders(), ...extra, ...fault.headers });
       }
       const delayMs = fault?.kind === "delay" ? fault.ms : 0;
-      if (fault?.kind === "gate") await fault.open;
+      const processingGate = fault?.kind === "gate" && fault.processing && isSend ? fault.open : undefined;
+      if (fault?.kind === "gate" && !processingGate) await fault.open;
       const answer = isSend
-        ? await this.send(req, idempotencyKey, delayMs, fault?.kind === "reset-after-processing")
+        ? await this.send(req, idempotencyKey, delayMs, fault?.kind === "reset-after-processing", processingGate)
         : isBatch
           ? await this.sendBatch(req, idempotencyKey, delayMs, fault?.kind === "reset-after-processing")
           : await this.other(req, method, path, delayMs);
@@ -285,18 +288,18 @@ export class FakeResend {
   }
 
   private async send(req: IncomingMessage, key: string | undefined, delayMs: number,
-    resetAfter: boolean): Promise<Answer | "reset"> {
+    resetAfter: boolean, hold?: Promise<void>): Promise<Answer | "reset"> {
     const raw = await readBody(req);
     const denied = this.auth(req) ?? this.admit();
     if (denied) return denied;
     // The rate headers say how the window stood when the request was admitted, as a rate
     // limiter in front of the API writes them, not how it stands once the email is processed.
     const limits = this.rateHeaders();
-    const answered = await this.process(raw, key, delayMs, resetAfter);
+    const answered = await this.process(raw, key, delayMs, resetAfter, hold);
     return answered === "reset" ? answered : { ...answered, headers: limits };
   }
 
-  private async process(raw: string | null, key: string | undefined, delayMs: number, resetAfter: boolean): Promise<Answer | "reset"> {
+  private async process(raw: string | null, key: string | undefined, delayMs: number, resetAfter: boolean, hold?: Promise<void>): Promise<Answer | "reset"> {
     if (raw === null) {
       return error(422, "validation_error", "The email is too large: at most 40MB, attachments included.");
     }
@@ -319,6 +322,7 @@ export class FakeResend {
     if (key !== undefined) this.keys.set(key, entry);
     const wait = this.latencyMs + delayMs;
     if (wait) await this.life.sleep(wait);
+    if (hold) await hold;
     const answer = this.accept(raw, key);
     // Assumption: only 2xx answers are remembered for replay; after an error answer the
     // key is free again, so a corrected retry with the same key can go through.

@@ -30,8 +30,12 @@ export type FaultRule = FaultMatch &
     | { kind: "hang" }
     /** Answer normally, after a delay. */
     | { kind: "delay"; ms: number }
-    /** Answer normally once `open` settles: the test decides when this request is answered. */
-    | { kind: "gate"; open: Promise<void> }
+    /**
+     * Answer normally once `open` settles: the test decides when this request is answered.
+     * `processing` (Resend's POST /emails only): held after the idempotency key is taken, so a
+     * request with the same key meanwhile finds it in progress (409 concurrent_idempotent_requests).
+     */
+    | { kind: "gate"; open: Promise<void>; processing?: boolean }
     /** Resend only: process the request (the email is sent), then drop the socket. */
     | { kind: "reset-after-processing" }
   );
