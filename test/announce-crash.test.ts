@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, test } from "node:test";
 import { announcementsByAddress, deliverTo, PUBLIC_URL, writeAnnouncement } from "./helpers/announce-shop";
 import { Shop } from "./helpers/shop";
+import { PATIENCE_MS } from "./helpers/wait";
 
 // Exactly once for announcements, with real CLI processes: killed mid-batch and run again, two
 // runs at once on one ledger, and a crash whose batch is older than Resend's idempotency window.
@@ -19,7 +20,7 @@ before(async () => {
 after(async () => shop.close());
 afterEach(() => shop.resend.clearFaults());
 
-async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
+async function until(check: () => boolean, what: string, ms = PATIENCE_MS): Promise<void> {
   const started = Date.now();
   while (!check()) {
     if (Date.now() - started > ms) throw new Error(`${what}: not within ${ms} ms`);

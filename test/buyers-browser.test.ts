@@ -7,6 +7,7 @@ import { after, before, test } from "node:test";
 import { chromiumAvailable, launchBrowser, TestBrowser } from "./helpers/browser";
 import { COURSE_BYTES, courseConfig, writeCourseFiles } from "./helpers/downloads-shop";
 import { BIN, Shop } from "./helpers/shop";
+import { PATIENCE_MS } from "./helpers/wait";
 
 // The buyers' page in a real browser against the real `paidup serve`: Chromium opens the page,
 // fills in the form, follows the link the fake Resend received, and downloads the file.
@@ -26,7 +27,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function until<T>(check: () => T | undefined, what: string, ms = 15_000): Promise<T> {
+async function until<T>(check: () => T | undefined, what: string, ms = PATIENCE_MS): Promise<T> {
   const started = Date.now();
   for (;;) {
     const v = check();

@@ -4,6 +4,7 @@ import { handleEvent } from "../src/http/webhook-events";
 import { COURSE_BYTES, courseConfig, linkServer, linksIn, writeCourseFiles } from "./helpers/downloads-shop";
 import { InProcess, inProcess } from "./helpers/in-process";
 import { Shop } from "./helpers/shop";
+import { PATIENCE_MS } from "./helpers/wait";
 
 // Download links end to end in one process: a real pass delivers a course through the real
 // Resend SDK to the fake, and the links in that email are fetched from the real routes.
@@ -41,7 +42,7 @@ async function buyCourse(email: string): Promise<{ charge: string; links: Map<st
 
 /** Waits until `n` requests through the charge's links are logged (each is written once its answer ends). */
 async function logged(charge: string, n: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + PATIENCE_MS;
   while ((await p.ledger.downloadRequests(charge)).length < n) {
     if (Date.now() > deadline) throw new Error(`fewer than ${n} requests logged for ${charge}`);
     await new Promise((r) => setTimeout(r, 5));

@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { MIGRATIONS, SCHEMA_VERSION } from "../src/ledger/sqlite/migrations";
 import { APPLICATION_ID } from "../src/ledger/sqlite/open";
 import { RunResult, Shop, SQLITE_ONLY } from "./helpers/shop";
+import { PATIENCE_MS } from "./helpers/wait";
 
 // After an upgrade, two processes (a cron pass and a manual command) may open the old ledger at
 // the same moment. Each must read the schema version under the write lock: otherwise both read
@@ -39,7 +40,7 @@ function inBusyWait(pid: number): boolean {
   }
 }
 
-async function until(check: () => boolean, ms = 30_000): Promise<void> {
+async function until(check: () => boolean, ms = PATIENCE_MS): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);

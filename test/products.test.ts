@@ -4,6 +4,7 @@ import path from "node:path";
 import { after, before, beforeEach, test } from "node:test";
 import { DEFAULT_PRODUCTS, Shop } from "./helpers/shop";
 import { inProcess } from "./helpers/in-process";
+import { PATIENCE_MS } from "./helpers/wait";
 
 // A purchase whose line items match several catalog products gets every one of them, each
 // exactly once: one email per product, each with its own claim, key, retries and crash recovery.
@@ -50,7 +51,7 @@ function cartCharge(extra: Record<string, unknown> = {}) {
   return c;
 }
 /** Polls a condition of the fakes (no fixed sleeps); fails the test instead of hanging. */
-async function waitFor(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
+async function waitFor(what: string, cond: () => boolean, ms = PATIENCE_MS): Promise<void> {
   const until = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);

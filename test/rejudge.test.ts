@@ -3,6 +3,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import { after, test } from "node:test";
 import Stripe from "stripe";
 import { BIN, paidCharge, Shop } from "./helpers/shop";
+import { PATIENCE_MS } from "./helpers/wait";
 
 // Skips a charge can grow out of: a dispute the shop wins (`disputed` stays true on the charge;
 // the dispute's status says how it ended), and a start line moved earlier by `init --since`.
@@ -89,9 +90,9 @@ async function withServe(shop: Shop, fn: (post: (type: string, object: Record<st
 }
 
 async function until(check: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + PATIENCE_MS;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met within 20 s");
+    if (Date.now() > deadline) throw new Error("condition not met within the patience deadline");
     await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -4,6 +4,7 @@ import net from "node:net";
 import { after, before, test } from "node:test";
 import Stripe from "stripe";
 import { BIN, paidCharge, Shop } from "./helpers/shop";
+import { PATIENCE_MS } from "./helpers/wait";
 
 // Hostile and broken requests against the real `serve` process: none of them may stop it.
 
@@ -48,7 +49,7 @@ after(async () => {
   await shop.close();
 });
 
-async function until(check: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+async function until(check: () => boolean | Promise<boolean>, ms = PATIENCE_MS): Promise<void> {
   const started = Date.now();
   while (!(await check())) {
     if (Date.now() - started > ms) throw new Error(`not within ${ms} ms; serve stderr: ${serverErr.slice(-2000)}`);

@@ -6,6 +6,7 @@ import { after, before, test } from "node:test";
 import { announcementsByAddress, deliverTo, headersOf, writeAnnouncement } from "./helpers/announce-shop";
 import { chromiumAvailable, launchBrowser, TestBrowser } from "./helpers/browser";
 import { BIN, paidCharge, Shop } from "./helpers/shop";
+import { PATIENCE_MS } from "./helpers/wait";
 
 // Leaving announcements against the real `paidup serve`: the one-click POST a mail provider
 // makes to the List-Unsubscribe URL (RFC 8058), the page with its button in Chromium without
@@ -41,7 +42,7 @@ before(async () => {
   serve.stdout?.on("data", (d: Buffer) => (out += d.toString()));
   const started = Date.now();
   while (!out.includes("listening on")) {
-    if (Date.now() - started > 15_000) throw new Error("serve did not start");
+    if (Date.now() - started > PATIENCE_MS) throw new Error("serve did not start");
     await new Promise((r) => setTimeout(r, 20));
   }
 });
