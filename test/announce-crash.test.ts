@@ -102,3 +102,21 @@ test("a batch left unanswered for longer than 23 h is not sent again: its recipi
   const again = await shop.run(["announce", ...args]);
   assert.equal((JSON.parse(again.stdout) as { sent: number }).sent, 0);
 });
+
+test("SIGTERM stops after the batch in flight, exit 1 with the rest counted failed, and the same command finishes the job", { timeout: 120_000 }, async () => {
+  const files = writeAnnouncement(shop, "term", "Stopping politely, {{name}}. {{unsubscribe}}\n");
+  const args = ["announce", "ship-fast", "--subject", "Terminated", "--text", files.text, "--json"];
+  const before = batchRequests().length;
+  let pid = 0;
+  const run = shop.run(args, { onSpawn: (p) => (pid = p) });
+  await until(() => batchRequests().length >= before + 1, "the first batch request");
+  process.kill(pid, "SIGTERM");
+  const r = await run;
+  assert.equal(r.code, 1, r.stderr);
+  const json = JSON.parse(r.stdout) as { sent: number; failed: number; recipients: number };
+  assert.ok(json.sent >= 100 && json.sent < BUYERS, `the batch in flight completed (${json.sent})`);
+  assert.equal(json.sent + json.failed, BUYERS);
+  const again = await shop.run(args);
+  assert.equal(again.code, 0, again.stderr);
+  assertEachOnce("Terminated");
+});

@@ -28,6 +28,11 @@ const TOO_LATE: BatchResult = {
   reason: "outcome of send unknown: an earlier try may have gone out, and Resend's 24 h idempotency window was about to close before it could be repeated",
 };
 
+const STOPPED: BatchResult = {
+  ok: false, retryable: true, outcomeUnknown: true,
+  reason: "stopped (SIGTERM/SIGINT) before this batch was sent; the next run sends it under the same key",
+};
+
 export class BatchMailer {
   requests = 0;
 
@@ -41,6 +46,12 @@ export class BatchMailer {
     const patientUntil = this.clock.now() + RATE_LIMIT_PATIENCE_MS;
     for (;;) {
       await this.pacer.turn(signal);
+      if (signal?.aborted) {
+        // Asked to stop while waiting: no request without a turn. The caller keeps the batch
+        // recorded, so the next run sends (or replays) it under its key.
+        this.pacer.unused();
+        return STOPPED;
+      }
       if (this.clock.now() >= replayUntil) {
         this.pacer.unused();
         return TOO_LATE;
