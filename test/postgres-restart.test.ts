@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, before, beforeEach, test } from "node:test";
 import pg from "pg";
 import { cluster, Cluster, postgresAvailable, psql, restartServer, startServer, stopServer, TEST_ROLE, terminateTestSessions } from "./helpers/postgres";
-import { BACKEND, DEFAULT_PRODUCTS, paidCharge, RunResult, Shop } from "./helpers/shop";
+import { BACKEND, BIN, DEFAULT_PRODUCTS, paidCharge, RunResult, Shop, stackTraceLines } from "./helpers/shop";
 
 // A PostgreSQL server that restarts, fails over or goes away for a while (CONTRACT.md,
 // "Promises", last bullet): the pass it cuts ends as exit 3 with a one-line reason and no stack
@@ -227,4 +228,70 @@ test("reconcile: the server is stopped for a while during a send: exit 3; once i
   assert.equal(shop.row(c.id)?.state, "delivered");
   assert.equal(sends(`paidup-${c.id}`), 1);
   assert.equal(sends(`paidup-${c.id}-course`), 1);
+});
+
+test("daemon --serve: sessions terminated again and again mid-pass; the daemon and /healthz stay up, later passes deliver every charge once", { skip: SKIP, timeout: 120_000 }, async () => {
+  const SECRET = "whsec_test_pg_restart_secret_0000";
+  const charges = Array.from({ length: 30 }, (_, i) =>
+    shop.stripe.addCharge(paidCharge({ created: shop.stripe.nowSeconds() - 30, billing_details: { email: `d${i}@example.com`, name: "D" } })));
+  // Slow sends keep passes long: every termination below lands in the middle of one.
+  shop.resend.addFault({ method: "POST", path: "/emails", kind: "delay", ms: 300, times: 1000 });
+  const child = spawn(process.execPath, [BIN, "daemon", "--serve", "--port", "0", "--schedule", "*/1 * * * * *"], {
+    cwd: shop.dir, env: { ...shop.env, STRIPE_WEBHOOK_SECRET: SECRET }, stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  try {
+    const base = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
+        if (m) resolve(m[1] as string);
+      });
+      void exited.then((code) => reject(new Error(`daemon exited ${code}: ${stderr}`)));
+    });
+    const alive = () => child.exitCode === null && child.signalCode === null;
+    const health: number[] = [];
+    const healthz = async () => {
+      try {
+        health.push((await fetch(`${base}/healthz`)).status);
+      } catch (err) {
+        throw new Error(`/healthz did not answer (${String((err as Error).cause ?? err)}; daemon ${alive() ? "running" : `exited ${child.exitCode}`}):\n${stderr}`);
+      }
+    };
+    const delivered = () => charges.filter((c) => sends(`paidup-${c.id}`) > 0).length;
+
+    // Each time a send has reached Resend since the last cut, cut every session of the daemon:
+    // claims, commits and reads of the passes in flight, and /healthz's.
+    let cuts = 0;
+    while (cuts < 6 && delivered() < charges.length) {
+      const seen = posts();
+      await waitFor("a send of the running pass", () => posts() > seen || !alive() || delivered() === charges.length);
+      assert.ok(alive(), `the daemon is still running after ${cuts} cuts:\n${stderr}`);
+      if (terminateTestSessions(pgc) > 0) cuts++;
+      await healthz();
+    }
+    assert.ok(cuts >= 3, `the sessions were cut mid-pass (${cuts} times)`);
+
+    // The cut passes' sent-but-unrecorded claims wait out their leases (5 minutes; here, a while).
+    await waitFor("every charge delivered", () => {
+      if (!alive()) return true;
+      const old = Date.now() - 3000;
+      shop.exec(`UPDATE deliveries SET lease_until = 0 WHERE state = 'sending' AND state_since < ${old}`);
+      shop.exec(`UPDATE charges SET lease_until = 0 WHERE state = 'sending' AND state_since < ${old}`);
+      return charges.every((c) => shop.row(c.id)?.state === "delivered");
+    }, 90_000).catch((err: Error) => {
+      throw new Error(`${err.message}: ${JSON.stringify(shop.query("SELECT charge_id, state, reason, lease_until, state_since FROM deliveries WHERE state <> 'delivered'"))}\n${stderr}`);
+    });
+    assert.ok(alive(), `the daemon is still running:\n${stderr}`);
+    await healthz();
+    assert.ok(health.every((s) => s === 200 || s === 503), `/healthz answered every time: ${health.join(",")}`);
+    for (const c of charges) assert.equal(sends(`paidup-${c.id}`), 1, `${c.id} emailed once`);
+    assert.deepEqual(stackTraceLines(stderr), [], stderr);
+  } finally {
+    if (child.exitCode === null) child.kill("SIGTERM");
+  }
+  assert.equal(await exited, 0, stderr);
 });

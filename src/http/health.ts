@@ -28,7 +28,14 @@ const healthSchema = { response: { 200: healthBody, 503: healthBody } } as const
 
 export const health: FastifyPluginAsync<HealthOptions> = async (app, { deps }) => {
   app.get("/healthz", { schema: healthSchema }, async (_req, reply) => {
-    const state = await passHealth(deps.ledger, deps.config.staleAfterMs, deps.clock.now());
+    let state: Awaited<ReturnType<typeof passHealth>>;
+    try {
+      state = await passHealth(deps.ledger, deps.config.staleAfterMs, deps.clock.now());
+    } catch (err) {
+      // The ledger's database restarting or failing over: not healthy, and an answer all the same.
+      if (!deps.ledger.unavailable(err)) throw err;
+      return reply.code(503).send({ ok: false, lastPass: null });
+    }
     return reply.code(state.lastPass && !state.lastPass.stale ? 200 : 503).send(state);
   });
   otherMethodsNotAllowed(app, "/healthz", ["GET"]);
