@@ -26,7 +26,8 @@ let server: Awaited<ReturnType<typeof linkServer>>;
 before(async () => {
   shop = await Shop.start({ config: courseConfig(PUBLIC, { alertTo: "owner@example.com", products: [KIT, BONUS] }) });
   writeCourseFiles(shop.dir);
-  p = await inProcess(shop, { resendTimeoutMs: 1000 });
+  // Short enough that the hung send below ends soon, long enough that a send slowed by a busy machine does not time out.
+  p = await inProcess(shop, { resendTimeoutMs: 3000 });
   server = await linkServer(p.deps);
 });
 after(async () => {
