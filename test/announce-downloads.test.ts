@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
 import { after, before, test } from "node:test";
 import { announcementsByAddress, writeAnnouncement } from "./helpers/announce-shop";
 import { courseConfig, linksIn, writeCourseFiles } from "./helpers/downloads-shop";
-import { Shop } from "./helpers/shop";
+import { BIN, Shop } from "./helpers/shop";
 
 // A product sold as download links: its announcement carries fresh links of its own (not the
 // purchase email's), issued once per buyer and stored, whose expiry runs from when Resend
@@ -58,4 +59,27 @@ test("an address that unsubscribes after the audience was taken is skipped and c
   assert.deepEqual([json.recipients, json.sent, json.excluded.unsubscribed], [1, 1, 1]);
   const got = [...announcementsByAddress(shop)].filter(([, l]) => l.some((m) => m.subject === "Meanwhile")).map(([to]) => to);
   assert.deepEqual(got, ["reader1@example.com"]);
+});
+
+const hasScript = spawnSync("script", ["--version"]).status === 0;
+
+test("progress is drawn on a terminal and nothing but the summary is printed on a pipe", { skip: hasScript ? false : "script(1) is not installed" }, async () => {
+  const files = writeAnnouncement(shop, "progress", "Hi {{name}}. {{unsubscribe}}\n");
+  const args = ["announce", "course", "--subject", "Progress", "--text", files.text];
+  const tty = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+    const command = [process.execPath, BIN, ...args].map((a) => JSON.stringify(a)).join(" ");
+    const child = spawn("script", ["-qec", command, "/dev/null"], { cwd: shop.dir, env: shop.env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, out }));
+  });
+  assert.equal(tty.code, 0, tty.out);
+  assert.match(tty.out, /\d+\/\d+ emailed \| 100%/, "a progress bar on the terminal");
+  const files2 = writeAnnouncement(shop, "progress-pipe", "Hi again {{name}}. {{unsubscribe}}\n");
+  const piped = await shop.run(["announce", "course", "--subject", "Progress", "--text", files2.text]);
+  assert.equal(piped.code, 0, piped.stderr);
+  assert.equal(piped.stderr, "", "nothing on stderr when piped");
+  assert.equal(piped.stdout.trim().split("\n").length, 1, "one summary line");
 });
