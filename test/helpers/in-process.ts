@@ -11,6 +11,7 @@ import { runPass } from "../../src/pass/run-pass";
 import { StripeSource, stripeClient } from "../../src/stripe/stripe-source";
 import { freshDatabase } from "./postgres";
 import { BACKEND, RESEND_KEY, Shop, STRIPE_KEY } from "./shop";
+import { PATIENCE_MS } from "./wait";
 
 // A pass run inside the test process: the real SDKs against the shop's fakes, a real ledger
 // file, and a ManualClock, so "an hour later" is one `clock.advance` instead of an hour.
@@ -86,7 +87,8 @@ export class SettlingClock extends ManualClock {
   }
 
   override async sleep(ms: number): Promise<void> {
-    const deadline = Date.now() + 10_000;
+    // Only a guard against a request that never settles: a busy machine may take long.
+    const deadline = Date.now() + PATIENCE_MS;
     for (let quiet = 0; quiet < 3 && Date.now() < deadline; ) {
       await new Promise((resolve) => setTimeout(resolve, 1));
       quiet = this.settled() ? quiet + 1 : 0;
