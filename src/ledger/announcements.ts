@@ -136,10 +136,6 @@ export async function latestPurchaseBounced(db: Sql): Promise<Map<string, boolea
   return latest;
 }
 
-export async function unsubscribedAddresses(db: Sql): Promise<Set<string>> {
-  return new Set((await db.query<{ email: string }>("SELECT email FROM unsubscribes")).map((r) => r.email));
-}
-
 /**
  * Stores a new announcement with its audience, in one transaction. False (and nothing written)
  * when it exists already: a second run, or another run that got there first, resumes it.
@@ -309,16 +305,6 @@ export async function startLinkExpiry(db: Sql, key: string, source: string, acce
   );
 }
 
-/** An address leaves announcements; true if it was new. Purchases and their deliveries are untouched. */
-export async function unsubscribe(db: Sql, email: string, source: string, now: number): Promise<boolean> {
-  const changed = await db.exec("INSERT INTO unsubscribes (email, at, source) VALUES (?, ?, ?) ON CONFLICT (email) DO NOTHING", [email.toLowerCase(), now, source]);
-  return changed === 1;
-}
-
-export async function isUnsubscribed(db: Sql, email: string): Promise<boolean> {
-  return (await db.one("SELECT 1 AS x FROM unsubscribes WHERE email = ?", [email.toLowerCase()])) !== undefined;
-}
-
 /** The announcements an address was sent, newest first: for `lookup`. */
 export async function announcementsOf(db: Sql, email: string): Promise<BuyerAnnouncement[]> {
   const rows = await db.query<{ announcement: string; product: string; at: number; email_id: string }>(
@@ -333,9 +319,4 @@ export async function announcementsOf(db: Sql, email: string): Promise<BuyerAnno
 /** The key download and unsubscribe tokens are signed with, without making one (dry runs write nothing). */
 export async function peekLinkKey(db: Sql): Promise<string | undefined> {
   return (await db.one<{ value: string }>("SELECT value FROM meta WHERE key = 'link_key'"))?.value;
-}
-
-/** The shop won the dispute of a delivered charge (Stripe said so when it closed); true if new. */
-export async function recordDisputeWon(db: Sql, charge: string, now: number): Promise<boolean> {
-  return (await db.exec("INSERT INTO disputes_won (charge_id, at) VALUES (?, ?) ON CONFLICT (charge_id) DO NOTHING", [charge, now])) === 1;
 }

@@ -4,6 +4,7 @@ import * as alerts from "./alerts";
 import * as buyers from "./buyers";
 import type { AlertMark, NewAlert, PendingAlertSend } from "./alerts";
 import * as announce from "./announcements";
+import * as marks from "./audience-marks";
 import type { AnnouncementRow, AudienceCandidate, BatchRow, BatchState, BuyerAnnouncement, NewAnnouncement, RecipientRow, RecipientState } from "./announcements";
 import * as charges from "./charges";
 import type { AttemptRow, ChargeFacts, ChargeRow, StateChange } from "./charges";
@@ -203,7 +204,7 @@ export class Ledger {
   getAnnouncement = (id: string): Promise<AnnouncementRow | undefined> => announce.getAnnouncement(this.sql, id);
   audienceCandidates = (product: string): Promise<AudienceCandidate[]> => announce.audienceCandidates(this.sql, product);
   latestPurchaseBounced = (): Promise<Map<string, boolean>> => announce.latestPurchaseBounced(this.sql);
-  unsubscribedAddresses = (): Promise<Set<string>> => announce.unsubscribedAddresses(this.sql);
+  unsubscribedAddresses = (): Promise<Set<string>> => marks.unsubscribedAddresses(this.sql);
   createAnnouncement = (a: NewAnnouncement, now: number): Promise<boolean> => announce.createAnnouncement(this.sql, a, now);
   recipientCounts = (id: string): Promise<Record<RecipientState, number>> => announce.recipientCounts(this.sql, id);
   lockAnnouncement = (id: string, now: number): Promise<void> => announce.lockAnnouncement(this.sql, id, now);
@@ -223,9 +224,9 @@ export class Ledger {
   releaseBatch = (key: string, owner: string, error: string, now: number): Promise<void> => announce.releaseBatch(this.sql, key, owner, error, now);
   expireBatch = (key: string, error: string, now: number): Promise<void> => announce.expireBatch(this.sql, key, error, now);
   startLinkExpiry = (key: string, source: string, acceptedAt: number): Promise<void> => announce.startLinkExpiry(this.sql, key, source, acceptedAt);
-  unsubscribe = (email: string, source: string, now: number): Promise<boolean> => announce.unsubscribe(this.sql, email, source, now);
-  isUnsubscribed = (email: string): Promise<boolean> => announce.isUnsubscribed(this.sql, email);
+  unsubscribe = (email: string, source: string, now: number): Promise<boolean> => marks.unsubscribe(this.sql, email, source, now);
+  isUnsubscribed = (email: string): Promise<boolean> => marks.isUnsubscribed(this.sql, email);
   announcementsOf = (email: string): Promise<BuyerAnnouncement[]> => announce.announcementsOf(this.sql, email);
   peekLinkKey = (): Promise<string | undefined> => announce.peekLinkKey(this.sql);
-  recordDisputeWon = (charge: string, now: number): Promise<boolean> => announce.recordDisputeWon(this.sql, charge, now);
+  recordDisputeWon = (charge: string, now: number): Promise<boolean> => marks.recordDisputeWon(this.sql, charge, now);
 }
