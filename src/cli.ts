@@ -242,6 +242,16 @@ function asPaidupError(err: unknown): PaidupError {
     // The SQLite driver classifies its failures; this is the net under anything it missed.
     return new RuntimeFailure(`the ledger at ${loadEnv().dbPath} failed (${code})`, "nothing unconfirmed was recorded; `paidup check` looks at the ledger");
   }
+  const databaseUrl = loadEnv().databaseUrl;
+  if (databaseUrl) {
+    // The same net for PostgreSQL: a command whose session the server ended (a restart, a
+    // failover) between its own statements is exit 3 "unavailable", not a failure to report.
+    /* eslint-disable @typescript-eslint/no-require-imports -- loaded only on this path */
+    const pgErrors = require("./ledger/postgres/errors") as typeof import("./ledger/postgres/errors");
+    const { describeUrl } = require("./ledger/postgres/url") as typeof import("./ledger/postgres/url");
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    if (pgErrors.isPgUnavailable(err)) return pgErrors.asPgLedgerError(err, describeUrl(databaseUrl)) as PaidupError;
+  }
   const text = err instanceof Error ? err.message : String(err);
   if (err instanceof Error && err.stack) logger().debug("unexpected failure", { stack: err.stack });
   return new RuntimeFailure(`unexpected failure: ${text}`, "nothing unconfirmed was recorded; the next pass picks up. LOG_LEVEL=debug shows where it happened; please report it");

@@ -230,6 +230,24 @@ test("reconcile: the server is stopped for a while during a send: exit 3; once i
   assert.equal(sends(`paidup-${c.id}-course`), 1);
 });
 
+test("an operator's command cut mid-transaction (resolve): exit 3, one line, nothing resolved", { skip: SKIP }, async () => {
+  const c = shop.stripe.addCharge(paidCharge({ created: shop.stripe.nowSeconds() - 30 }));
+  shop.resend.addFault({ method: "POST", path: "/emails", kind: "status", status: 422, times: 1 });
+  assert.equal((await shop.run(["reconcile"])).code, 1);
+  assert.equal(shop.row(c.id)?.state, "needs_review");
+  const lock = await holdWriteLock("charges");
+  let run: Promise<RunResult>;
+  try {
+    run = shop.run(["resolve", c.id, "--note", "sent by hand"]);
+    await waitFor("resolve to wait on the lock", () => waitingOnLock() > 0);
+    assert.ok(terminateTestSessions(pgc) > 0);
+  } finally {
+    await lock.release();
+  }
+  assertUnavailable(await run);
+  assert.equal(shop.row(c.id)?.state, "needs_review");
+});
+
 test("daemon --serve: sessions terminated again and again mid-pass; the daemon and /healthz stay up, later passes deliver every charge once", { skip: SKIP, timeout: 120_000 }, async () => {
   const SECRET = "whsec_test_pg_restart_secret_0000";
   const charges = Array.from({ length: 30 }, (_, i) =>
