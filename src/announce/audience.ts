@@ -13,9 +13,11 @@ export interface Audience {
 }
 
 export async function takeAudience(ledger: Ledger, product: string): Promise<Audience> {
-  const [candidates, unsubscribed, bounced] = await Promise.all([
-    ledger.audienceCandidates(product), ledger.unsubscribedAddresses(), ledger.latestPurchaseBounced(),
-  ]);
+  // One after the other: inside a transaction the ledger is one connection (node-postgres warns,
+  // and pg 9 will refuse, a query sent while another is still running on it).
+  const candidates = await ledger.audienceCandidates(product);
+  const unsubscribed = await ledger.unsubscribedAddresses();
+  const bounced = await ledger.latestPurchaseBounced();
   // Oldest purchase first: the audience keeps the order of first purchase.
   const byAddress = new Map<string, { good: typeof candidates; any: number }>();
   for (const c of candidates) {
