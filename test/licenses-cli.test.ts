@@ -7,6 +7,7 @@ import type { Logger } from "../src/log";
 import type { PassDeps } from "../src/pass/pass-deps";
 import { appConfig, buyApp, keyIn, post, serveApp, writeAppFiles } from "./helpers/license-shop";
 import { Shop } from "./helpers/shop";
+import { waitFor } from "./helpers/wait";
 
 // The owner's commands as the real CLI runs them, on the shop's own ledger: the charge is
 // delivered by `paidup reconcile`, its key used on serve's license routes (opened on the same
@@ -113,16 +114,19 @@ test("resend carries the same key; evidence lists each activation (time, IP, ins
 
 test("a pass SIGKILLed while Resend holds its send: the next pass repeats it byte for byte, one email, and the key in it validates", async () => {
   const c = buyApp(shop.stripe, Date.now(), "killed@example.com");
-  shop.resend.addFault({ method: "POST", path: "/emails", kind: "delay", ms: 1500, times: 1 });
+  // Resend holds the send (its key taken, the email not yet accepted) until the pass is dead: a
+  // fixed delay could end, and the pass commit and exit, before a busy machine delivers the kill.
+  let open = () => undefined as void;
+  shop.resend.addFault({ method: "POST", path: "/emails", kind: "gate", processing: true, open: new Promise<void>((r) => (open = r)), times: 1 });
   let pid = 0;
   const pass = shop.run(["reconcile"], { onSpawn: (p) => (pid = p) });
-  const deadline = Date.now() + 10_000;
-  while (shop.resend.inFlightCount === 0) {
-    assert.ok(Date.now() < deadline, "the pass's send reached Resend");
-    await new Promise((r) => setTimeout(r, 10));
+  try {
+    await waitFor("the pass's send reached Resend", () => shop.resend.keyInProgress(`paidup-${c.id}`));
+    process.kill(pid, "SIGKILL");
+    assert.equal((await pass).signal, "SIGKILL");
+  } finally {
+    open();
   }
-  process.kill(pid, "SIGKILL");
-  assert.equal((await pass).signal, "SIGKILL");
   while (shop.resend.sentTo("killed@example.com").length === 0) await new Promise((r) => setTimeout(r, 20));
   // The dead pass's claim has expired (as after 5 minutes).
   shop.exec(`UPDATE deliveries SET lease_until = 0 WHERE charge_id = '${c.id}'`);

@@ -6,6 +6,7 @@ import { afterEach, before, beforeEach, test } from "node:test";
 import pg from "pg";
 import { cluster, Cluster, postgresAvailable, psql, restartServer, startServer, stopServer, TEST_ROLE, terminateTestSessions } from "./helpers/postgres";
 import { BACKEND, BIN, DEFAULT_PRODUCTS, paidCharge, RunResult, Shop, stackTraceLines } from "./helpers/shop";
+import { PATIENCE_MS } from "./helpers/wait";
 
 // A PostgreSQL server that restarts, fails over or goes away for a while (CONTRACT.md,
 // "Promises", last bullet): the pass it cuts ends as exit 3 with a one-line reason and no stack
@@ -41,7 +42,7 @@ afterEach(async () => {
 });
 
 /** Polls a condition (no fixed sleeps); fails the test instead of hanging. */
-async function waitFor(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
+async function waitFor(what: string, cond: () => boolean, ms = PATIENCE_MS): Promise<void> {
   const until = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);

@@ -6,6 +6,7 @@ import { reconcileOnce } from "../src/pass/reconcile";
 import { courseConfig, linkServer, linksIn, writeCourseFiles } from "./helpers/downloads-shop";
 import { InProcess, inProcess } from "./helpers/in-process";
 import { Shop } from "./helpers/shop";
+import { PATIENCE_MS } from "./helpers/wait";
 
 // A refund in full or a dispute revokes every link of a charge, whatever state its other
 // products are in: here a kit (download links) is delivered and a bonus (an attachment whose
@@ -113,7 +114,7 @@ function writeBonus(): void {
   fs.writeFileSync(`${shop.dir}/products/bonus.zip`, Buffer.alloc(512, 3));
 }
 
-async function waitFor(cond: () => Promise<boolean>, ms = 15_000): Promise<void> {
+async function waitFor(cond: () => Promise<boolean>, ms = PATIENCE_MS): Promise<void> {
   const until = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > until) throw new Error("timed out");
