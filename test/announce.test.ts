@@ -170,3 +170,14 @@ test("a purchase disputed after delivery leaves its buyer out until the shop win
   assert.ok(got.includes("won@example.com"));
   assert.ok(!got.includes("lost@example.com"));
 });
+
+test("a 422 that is not about one recipient (a bad from) stops the run after one request instead of splitting the batch down to single emails", async () => {
+  shop.resend.addFault({ method: "POST", path: "/emails/batch", times: 1, kind: "status", status: 422, body: { statusCode: 422, name: "invalid_from_address", message: "Invalid `from` field." } });
+  const files = writeAnnouncement(shop, "badfrom", "Hi {{name}}. {{unsubscribe}}\n");
+  const before = shop.resend.requests.filter((q) => q.path === "/emails/batch").length;
+  const r = await announce(["ship-fast", "--subject", "Bad from", "--text", files.text]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.json.failed, r.json.recipients);
+  assert.equal(r.json.sent, 0);
+  assert.equal(shop.resend.requests.filter((q) => q.path === "/emails/batch").length - before, 1, "one request, no splitting");
+});

@@ -70,8 +70,10 @@ export class BatchMailer {
         this.pacer.rateLimited(response.headers, result.retryAfterMs, sentAt);
         continue;
       }
-      // Validation is all or nothing: a 422 names one email at fault and none was sent.
-      const refused = error.statusCode === 422 && !result.retryable && !result.outcomeUnknown;
+      // Validation is all or nothing: a 422 names one email at fault and none was sent. Only a
+      // refused recipient (validation_error) is worth splitting the batch for; a bad `from` or a
+      // missing field (invalid_from_address, missing_required_field) fails every email alike.
+      const refused = error.statusCode === 422 && error.name === "validation_error" && !result.retryable && !result.outcomeUnknown;
       return { ...result, refused };
     }
   }
