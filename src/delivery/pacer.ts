@@ -39,10 +39,10 @@ export type RateHeaders = Record<string, string> | null | undefined;
  * Paces sends under Resend's rate limit, which other processes of the team share.
  *
  * The allowed rate is the config's ceiling (`resend.maxPerSecond`), or Resend's
- * `ratelimit-limit` when that is lower. Sends are paced by this process's own clock: at most
- * `limit` starts in any window of a second (plus the margin), one every 1/limit s. That is a
- * token bucket that never lends a token twice in one window, so a send held back by a busy event
- * loop is made up at once instead of lost, and the ceiling holds in every window.
+ * `ratelimit-limit` when that is lower. Sends are paced by this process's own clock: each start
+ * has its slot on an even schedule, one every 1/limit s (plus the margin), and at most `limit`
+ * start in any window of a second plus the margin, so the ceiling holds in every window. A send
+ * held back by a busy event loop is made up (at twice the pace at most) instead of lost.
  *
  * Resend's headers are read as signals, not orders. `ratelimit-remaining: 0` is what a sliding
  * window says on nearly every answer to a client sending at exactly the limit, and Resend's
