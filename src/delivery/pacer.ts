@@ -11,7 +11,7 @@ import { TeamShare } from "./team-share";
 const MIN_MARGIN = 0.02;
 const MAX_MARGIN = 0.25;
 const MARGIN_STEP_UP = 0.01;
-const MARGIN_STEP_DOWN = 0.001;
+const MARGIN_STEP_DOWN = 0.0002;
 /** How long a 429 holds sends when Resend says nothing about when to come back. */
 const DEFAULT_HOLD_MS = 1000;
 /** How far back this process remembers its own starts, to compare with Resend's count. */
