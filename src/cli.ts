@@ -175,6 +175,7 @@ export function buildProgram(setExit: (code: ExitCode) => void): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  ignoreClosedReaders();
   // Answered before commander loads: install checks and monitors ask for it often.
   if (argv.length === 3 && (argv[2] === "--version" || argv[2] === "-V")) {
     process.stdout.write(version + "\n");
@@ -195,6 +196,20 @@ export async function main(argv: string[]): Promise<void> {
   }
   // Let winston flush before the exit code is set for good.
   process.exitCode = code;
+}
+
+/**
+ * A reader that closed the pipe (`paidup lookup … | head -1`, a monitor reading only the exit
+ * code) makes the next write fail with EPIPE. Unheard, that error ends the process with a stack
+ * trace, possibly mid-pass; heard, the output is dropped and the command finishes what it does,
+ * with its own exit code.
+ */
+function ignoreClosedReaders(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code !== "EPIPE" && err.code !== "ERR_STREAM_DESTROYED") throw err;
+    });
+  }
 }
 
 /**
