@@ -147,19 +147,28 @@ export class PgDriver implements Driver {
    * restart's 57P01, a failover, pg_terminate_backend) emits 'error', and with no listener that
    * would end the process. Its query in flight fails on its own (exit 3, the next pass picks
    * up); the listener only records that the client is dead, so it is destroyed, never reused.
+   *
+   * The listener is attached in pool.connect's callback, not after awaiting its promise: a new
+   * client is handed out inside the socket read that carried the end of its login, and when a
+   * restart's FATAL came in that same read (a loaded host reads late) it is emitted before any
+   * promise continuation runs (test/postgres-session-race.test.ts).
    */
-  private async checkout(): Promise<{ client: pg.PoolClient; release(broken: boolean): void }> {
-    const client = await this.pool.connect();
-    let lost = false;
-    const onError = () => (lost = true);
-    client.on("error", onError);
-    return {
-      client,
-      release(broken) {
-        client.removeListener("error", onError);
-        client.release(broken || lost);
-      },
-    };
+  private checkout(): Promise<{ client: pg.PoolClient; release(broken: boolean): void }> {
+    return new Promise((resolve, reject) => {
+      this.pool.connect((err, client) => {
+        if (err || !client) return reject(err ?? new Error("the pool handed out no client"));
+        let lost = false;
+        const onError = () => (lost = true);
+        client.on("error", onError);
+        resolve({
+          client,
+          release(broken) {
+            client.removeListener("error", onError);
+            client.release(broken || lost);
+          },
+        });
+      });
+    });
   }
 
   asLedgerError(err: unknown): Error {
