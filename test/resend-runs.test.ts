@@ -16,8 +16,10 @@ process.env.NODE_ENV = "production";
 const COURSE_BY_PRICE = { ...COURSE_PRODUCT, match: { price: "price_course" } };
 
 let shop: Shop;
+/** How far the fake Resend's clock runs ahead of ours: it forgets idempotency keys after 24 h on it. */
+let resendAhead = 0;
 before(async () => {
-  shop = await Shop.start({ config: courseConfig("https://shop.example.com", { products: [...DEFAULT_PRODUCTS, COURSE_BY_PRICE] }) });
+  shop = await Shop.start({ resendNow: () => Date.now() + resendAhead, config: courseConfig("https://shop.example.com", { products: [...DEFAULT_PRODUCTS, COURSE_BY_PRICE] }) });
   writeCourseFiles(shop.dir);
   const r = await shop.run(["init", "--since", "1h"]);
   assert.equal(r.code, 0, r.stderr);
@@ -106,4 +108,34 @@ test("resend --to to another address while a run is incomplete is exit 2 and sen
   // The same address is fine: it completes r1.
   assert.equal((await shop.run(["resend", charge, "--to", email])).code, 0);
   assert.equal(shop.resend.sentTo(email).length, 4);
+});
+
+test("an unfinished run older than Resend's 24 h window is not repeated: that product is counted unknown (exit 1), then the next resend starts r2", async () => {
+  const email = "window-passed@example.com";
+  const { charge } = await twoProducts(email);
+  const second = `paidup-${charge}-r1-course`;
+  shop.resend.addFault({ method: "POST", path: "/emails", idempotencyKey: second, kind: "reset-after-processing" });
+  assert.equal((await shop.run(["resend", charge])).code, 1);
+  assert.equal(emailsByKey(email)[second], 1, "the course of r1 went; its answer was lost");
+
+  // A day later: Resend no longer knows the key, so a repeat under it would be a second email.
+  shop.exec(`UPDATE resend_runs SET created_at = created_at - ${24 * 3_600_000}, updated_at = updated_at - ${24 * 3_600_000} WHERE charge_id = '${charge}'`);
+  resendAhead = 24 * 3_600_000 + 60_000;
+  try {
+    const late = await shop.run(["resend", charge]);
+    assert.equal(late.code, 1, late.stderr);
+    assert.match(late.stderr, /course.*r1.*outcome (of the send )?unknown/);
+    assert.match(late.stderr, /not sent again/);
+    assert.equal(emailsByKey(email)[second], 1, "not sent a second time under a key Resend forgot");
+    assert.equal(late.stdout, "", "nothing was sent");
+
+    // The owner has been told; asking again is a new run, every product afresh.
+    const next = await shop.run(["resend", charge]);
+    assert.equal(next.code, 0, next.stderr);
+    assert.match(next.stdout, /starter re-sent to window-passed@example\.com \(r2, /);
+    assert.match(next.stdout, /course re-sent to window-passed@example\.com \(r2, /);
+    assert.equal(emailsByKey(email)[second], 1);
+  } finally {
+    resendAhead = 0;
+  }
 });

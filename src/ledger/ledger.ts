@@ -198,6 +198,7 @@ export class Ledger {
   storeResendRun = (charge: string, run: number, rows: readonly NewResendRow[], now: number): Promise<boolean> => resends.storeResendRun(this.sql, charge, run, rows, now);
   recordResent = (r: Parameters<typeof resends.recordResent>[1]): Promise<void> => resends.recordResent(this.sql, r);
   recordResendFailed = (r: Parameters<typeof resends.recordResendFailed>[1]): Promise<void> => resends.recordResendFailed(this.sql, r);
+  closeUnknownResend = (r: Parameters<typeof resends.closeUnknownResend>[1]): Promise<void> => resends.closeUnknownResend(this.sql, r);
 
   // Announcements to past buyers (./announcements): the audience stored once, recorded batches
   // claimed → sent outside any transaction → committed on Resend's ids; unsubscribed addresses.

@@ -18,3 +18,9 @@ export const RESEND_RUNS_SCHEMA = `
     PRIMARY KEY (charge_id, run, product)
   );
 `;
+
+/**
+ * A product of a run whose outcome stayed unknown past Resend's idempotency window: a repeat
+ * under its key could be a second email, so it is never sent again and the run counts as done.
+ */
+export const RESEND_RUNS_CLOSED_UNKNOWN = "ALTER TABLE resend_runs ADD COLUMN closed_unknown_at BIGINT;";

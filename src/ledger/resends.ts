@@ -19,6 +19,8 @@ export interface ResendRunRow {
   payload: string;
   email_id: string | null;
   outcome_unknown: number;
+  /** Set when its outcome stayed unknown past Resend's window: closed, never repeated. */
+  closed_unknown_at: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -37,14 +39,14 @@ export async function nextResendNumber(db: Sql, charge: string): Promise<number>
   return Math.max(0, Number(stored[0]?.run ?? 0), ...done) + 1;
 }
 
-/** The charge's last run if some product of it was not yet accepted by Resend, in product order; else null. */
+/** The charge's last run if some product of it is still open (not accepted, not closed unknown), in product order; else null. */
 export async function pendingResendRun(db: Sql, charge: string): Promise<ResendRunRow[] | null> {
   const rows = await db.query<ResendRunRow>(
     "SELECT * FROM resend_runs WHERE charge_id = ? AND run = (SELECT max(run) FROM resend_runs WHERE charge_id = ?) ORDER BY position",
     [charge, charge],
   );
   const typed = rows.map((r) => ({ ...r, run: Number(r.run), position: Number(r.position), created_at: Number(r.created_at), updated_at: Number(r.updated_at) }));
-  return typed.some((r) => r.email_id === null) ? typed : null;
+  return typed.some((r) => r.email_id === null && r.closed_unknown_at === null) ? typed : null;
 }
 
 /**
@@ -102,3 +104,20 @@ export async function recordResendFailed(db: Sql, r: { charge: string; run: numb
     await tx.exec("INSERT INTO attempts (charge_id, at, outcome, email_id, error, note) VALUES (?, ?, 'resend_failed', NULL, ?, ?)", [r.charge, r.now, r.error, r.note]);
   });
 }
+
+/**
+ * A product of a run whose answer was lost and whose first try is too old to repeat under its key
+ * (Resend forgets keys after 24 h): closed with its outcome unknown, in the history; not sent again.
+ */
+export async function closeUnknownResend(db: Sql, r: { charge: string; run: number; product: string; note: string; now: number }): Promise<void> {
+  await db.transaction(async (tx) => {
+    const closed = await tx.exec(
+      "UPDATE resend_runs SET closed_unknown_at = ?, updated_at = ? WHERE charge_id = ? AND run = ? AND product = ? AND email_id IS NULL AND closed_unknown_at IS NULL",
+      [r.now, r.now, r.charge, r.run, r.product],
+    );
+    if (closed === 0) return;
+    await tx.exec("INSERT INTO attempts (charge_id, at, outcome, email_id, error, note) VALUES (?, ?, 'resend_failed', NULL, ?, ?)", [r.charge, r.now, RESEND_UNKNOWN_REASON, r.note]);
+  });
+}
+
+export const RESEND_UNKNOWN_REASON = "outcome of send unknown: the first try is older than 23 h, too close to the end of Resend's 24 h idempotency window to repeat it safely; not sent again";

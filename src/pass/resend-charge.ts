@@ -4,6 +4,7 @@ import { formatAmount, renderEmail } from "../delivery/templates";
 import { downloadVars } from "../downloads/links";
 import { licenseVar } from "../licenses/issue";
 import { EXIT, PaidupError, UsageError } from "../errors";
+import { SAFE_REPLAY_MS } from "../ledger";
 import type { ChargeRow, NewResendRow, ResendRunRow } from "../ledger";
 import type { PassDeps } from "./pass-deps";
 
@@ -11,7 +12,9 @@ import type { PassDeps } from "./pass-deps";
 // download links. Run n uses the key `paidup-<charge>-r<n>` and links made for `r<n>`; its emails
 // are rendered once and stored before the first send, so a run that failed or whose outcome is
 // unknown is completed by the next `resend` with the same keys and bytes (Resend recognises a
-// repeat instead of sending twice), and only a completed run lets the next one start.
+// repeat instead of sending twice), and only a completed run lets the next one start. A product
+// whose answer was lost more than 23 h ago cannot be repeated safely (Resend forgets its keys
+// after 24 h): it is closed as unknown, never sent again, and the owner is told (exit 1).
 
 const RESENDABLE = new Set(["delivered", "resolved", "bounced"]);
 const ADDRESS = /^[^\s@<>",;]+@[^\s@<>",;.]+(?:\.[^\s@<>",;.]+)*\.[A-Za-z]{2,}$/;
@@ -20,6 +23,8 @@ export interface ResendOutcome {
   run: number;
   to: string;
   emails: { product: string; emailId: string; key: string }[];
+  /** Products of the run whose outcome stayed unknown past Resend's window: closed now, not sent again. */
+  unknown: string[];
 }
 
 /** A send Resend refused or that failed: attention needed (exit 1), recorded in the history. */
@@ -70,10 +75,17 @@ export async function resendCharge(deps: PassDeps, chargeId: string, toFlag: str
   }
 
   const first = runRows[0] as ResendRunRow;
-  const outcome: ResendOutcome = { run: first.run, to: first.recipient, emails: [] };
+  const outcome: ResendOutcome = { run: first.run, to: first.recipient, emails: [], unknown: [] };
   for (const r of runRows) {
-    if (r.email_id !== null) continue; // accepted by an earlier try of this run
+    if (r.email_id !== null || r.closed_unknown_at !== null) continue; // accepted (or closed) by an earlier try of this run
     const note = `r${r.run}: ${r.product} to ${r.recipient}`;
+    // The run's payloads are stored just before its first send: its keys are at least this old.
+    const replayUntil = r.outcome_unknown === 1 ? r.created_at + SAFE_REPLAY_MS : Infinity;
+    if (clock.now() >= replayUntil) {
+      await ledger.closeUnknownResend({ charge: chargeId, run: r.run, product: r.product, note, now: clock.now() });
+      outcome.unknown.push(r.product);
+      continue;
+    }
     let payload;
     try {
       payload = toSendable(JSON.parse(r.payload) as StoredPayload);
@@ -82,7 +94,7 @@ export async function resendCharge(deps: PassDeps, chargeId: string, toFlag: str
       throw err;
     }
     await deps.mailer.waitTurn();
-    const result = await deps.mailer.send(payload, r.send_key);
+    const result = await deps.mailer.send(payload, r.send_key, replayUntil);
     if (!result.ok) {
       await ledger.recordResendFailed({ charge: chargeId, run: r.run, product: r.product, error: result.reason, outcomeUnknown: result.outcomeUnknown, note, now: clock.now() });
       const hint = result.outcomeUnknown

@@ -6,7 +6,7 @@ import { ALERTS_SCHEMA } from "../alerts-schema";
 import { BUYERS_SCHEMA } from "../buyers-schema";
 import { LICENSES_SCHEMA } from "../licenses-schema";
 import { ANNOUNCEMENTS_SCHEMA, DISPUTES_WON_SCHEMA } from "../announcements-schema";
-import { RESEND_RUNS_SCHEMA } from "../resend-runs-schema";
+import { RESEND_RUNS_CLOSED_UNKNOWN, RESEND_RUNS_SCHEMA } from "../resend-runs-schema";
 
 // Ordered schema migrations: entry i takes the ledger from user_version i to i + 1, each in
 // its own transaction. Never edit a shipped entry; append a new one.
@@ -125,8 +125,10 @@ export const MIGRATIONS: readonly string[] = [
   BUYERS_SCHEMA,
   // 11: each `paidup resend` run's payloads, so an incomplete run is completed before the next starts.
   RESEND_RUNS_SCHEMA,
-  // 9: disputes of delivered charges the shop won: their buyers hear announcements again.
+  // 12: disputes of delivered charges the shop won: their buyers hear announcements again.
   DISPUTES_WON_SCHEMA,
+  // 13: a resend run's product whose outcome stayed unknown past Resend's 24 h window is closed, not repeated.
+  RESEND_RUNS_CLOSED_UNKNOWN,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
