@@ -219,6 +219,26 @@ for (const mode of MODES) {
   });
 }
 
+for (const mode of MODES) {
+  test(`a process's first requests leaving late are counted from when they left: no 429 at the start (virtual clock, ${modeName(mode)})`, async () => {
+    // Measured on the bench (2026-12-02, four cells side by side): a cold process's first
+    // requests reach the socket 60-440 ms after their turn (fetch loading, start-up work on the
+    // event loop). Counted from their turn, the one `limit` sends later arrives inside their second.
+    const cells: string[] = [];
+    for (const departDelaysMs of [[130, 420], [110, 30, 170]]) {
+      for (const latencyMs of [0, 250, 500]) {
+        for (const allowed of [2, 5, 10]) {
+          const r = await simulate({ allowed, mode, latencyMs, ceiling: 10, sends: 100, jitterMs: 5, departDelaysMs });
+          cells.push(`late [${departDelaysMs.join(", ")}] ms, ${latencyMs} ms ${allowed}/s: ${(r.share * 100).toFixed(1)} %, ${r.rateLimited} 429s, peak ${r.peakPerSecond}`);
+          assert.equal(r.rateLimited, 0, cells.join("\n"));
+          assert.ok(r.peakPerSecond <= allowed, cells.join("\n"));
+          assert.ok(r.share >= 0.95, cells.join("\n"));
+        }
+      }
+    }
+  });
+}
+
 test("the simulation's fake counts like the HTTP fake: every mode of it keeps one pass under the limit", async () => {
   for (const mode of Object.values(RATE_MODES)) {
     const r = await simulate({ allowed: 5, mode, latencyMs: 100, ceiling: 10, sends: 60 });

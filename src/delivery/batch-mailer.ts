@@ -4,6 +4,7 @@ import type { Clock } from "../clock";
 import { debugEnabled, log } from "../log";
 import { redact } from "../redact";
 import type { Pacer } from "./pacer";
+import { onDeparture } from "./departures";
 import { classifyResendError, retryAfterMs, SendResult } from "./send-result";
 
 // Resend's batch endpoint (POST /emails/batch, 1–100 emails, one Idempotency-Key per request),
@@ -56,8 +57,10 @@ export class BatchMailer {
         this.pacer.unused();
         return TOO_LATE;
       }
-      const sentAt = this.pacer.sending();
-      const response = await this.post(emails, key);
+      let sentAt = this.pacer.sending();
+      // Resend counts the request from when it arrives: the pacer from when it really left.
+      const departing = onDeparture(key, () => (sentAt = this.pacer.departed(sentAt, this.clock.now())));
+      const response = await this.post(emails, key).finally(departing.stop);
       this.pacer.observe(response.headers, Boolean(response.data), sentAt);
       const ids = response.data?.data?.map((d) => d.id);
       if (debugEnabled()) log.debug("resend answered a batch", { key, size: emails.length, accepted: ids?.length ?? 0, error: response.error?.name });

@@ -1,4 +1,5 @@
 import { getMaxListeners, setMaxListeners } from "node:events";
+import { onDeparture } from "./departures";
 import { performance } from "node:perf_hooks";
 import { CreateEmailOptions, Resend } from "resend";
 import type { Clock } from "../clock";
@@ -143,7 +144,9 @@ export class Mailer {
     // Real elapsed time, not the injected clock: it sizes the pool by what the network takes.
     const started = this.elapsed();
     const abort = this.withDeadline(performance.now() + timeoutMs);
-    const sentAt = this.pacer.sending();
+    let sentAt = this.pacer.sending();
+    // Resend counts the request from when it arrives: the pacer from when it really left.
+    const departing = onDeparture(key, () => (sentAt = this.pacer.departed(sentAt, this.clock.now())));
     try {
       const response = await this.resend.emails.send(payload as CreateEmailOptions, { idempotencyKey: key, signal: abort.signal });
       const took = this.elapsed() - started;
@@ -154,6 +157,7 @@ export class Mailer {
       // The SDK is documented not to throw; if it ever does, the outcome is unknown, not "failed".
       return { response: { data: null, error: { name: "application_error" as const, statusCode: null, message: redact(String(err)) }, headers: null }, sentAt };
     } finally {
+      departing.stop();
       this.deadlines.delete(abort);
     }
   }

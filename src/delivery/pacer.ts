@@ -220,6 +220,24 @@ export class Pacer {
     return now;
   }
 
+  /**
+   * The request `sending` recorded at `sentAt` really left at `at` (its headers reached the
+   * socket): it counts in the window, and as ours, from then. Resend counts arrivals, and a
+   * process's first requests leave 60-440 ms after their turn (fetch loading, start-up work on
+   * the event loop: bench, 2026-12-02); counted from their turn, the request `limit` sends later
+   * arrives inside their second and earns a 429, a whole second's hold. Returns the moment, to
+   * pass to `observe` and `rateLimited` instead of `sentAt`.
+   */
+  departed(sentAt: number, at: number): number {
+    if (at <= sentAt) return sentAt;
+    const turn = this.starts.find((e) => !e.granted && e.at === sentAt);
+    if (turn) turn.at = at;
+    else this.starts.push({ at, granted: false });
+    const i = this.history.lastIndexOf(sentAt);
+    if (i >= 0) this.history[i] = at;
+    return at;
+  }
+
   /** No send starts for `ms` from now. */
   hold(ms: number): void {
     this.heldUntil = Math.max(this.heldUntil, this.clock.now() + ms);

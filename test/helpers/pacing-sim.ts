@@ -1,3 +1,4 @@
+import dc from "node:diagnostics_channel";
 import type { Resend } from "resend";
 import type { Clock } from "../../src/clock";
 import { Mailer } from "../../src/delivery/mailer";
@@ -97,6 +98,13 @@ export interface SimOptions {
   passes?: number;
   /** Up to this many ms between a request leaving paidup and reaching Resend (uniform). */
   jitterMs?: number;
+  /**
+   * How late each pass's first requests leave after the pacer let them start (a process's first
+   * requests wait for fetch to load and for start-up work on the event loop: 60-440 ms on the
+   * bench, 2026-12-02). Their departure is told the way Node's fetch tells it, on undici's
+   * `undici:client:sendHeaders` channel.
+   */
+  departDelaysMs?: number[];
   /** Up to this many ms a pass starts after the first (uniform). */
   startSpreadMs?: number;
   seed?: number;
@@ -129,6 +137,8 @@ export interface SimResult {
 }
 
 const T0 = Date.UTC(2026, 11, 2, 21, 0, 0);
+/** Where Node's fetch (undici) says a request's headers were written to the socket. */
+const departed = dc.channel("undici:client:sendHeaders");
 
 export async function simulate(o: SimOptions): Promise<SimResult> {
   const clock = new VirtualClock(T0);
@@ -140,20 +150,26 @@ export async function simulate(o: SimOptions): Promise<SimResult> {
   const shared = new Array<boolean>(o.sends).fill(false);
 
   const mailers: Mailer[] = [];
-  const client = (pass: number) => ({
-    emails: {
-      send: async () => {
-        await clock.sleep(rand() * (o.jitterMs ?? 0));
-        const admitted = window.admit();
-        arrivals.push({ at: clock.now(), pass, admitted, pace: mailers[pass]?.pacer.pacePerSecond ?? NaN });
-        const headers = admitted ? window.headers() : { ...window.headers(), "retry-after": String(window.retryAfterSeconds()) };
-        await clock.sleep(o.latencyMs);
-        return admitted
-          ? { data: { id: `em_${arrivals.length}` }, error: null, headers }
-          : { data: null, error: { name: "rate_limit_exceeded", statusCode: 429, message: "Too many requests" }, headers };
+  const client = (pass: number) => {
+    let requests = 0;
+    return {
+      emails: {
+        send: async (_payload: unknown, options?: { idempotencyKey?: string }) => {
+          const departDelay = o.departDelaysMs?.[requests++] ?? 0;
+          if (departDelay > 0) await clock.sleep(departDelay);
+          departed.publish({ request: { method: "POST", path: "/emails" }, headers: `authorization: Bearer re_sim\r\nidempotency-key: ${options?.idempotencyKey ?? ""}\r\n` });
+          await clock.sleep(rand() * (o.jitterMs ?? 0));
+          const admitted = window.admit();
+          arrivals.push({ at: clock.now(), pass, admitted, pace: mailers[pass]?.pacer.pacePerSecond ?? NaN });
+          const headers = admitted ? window.headers() : { ...window.headers(), "retry-after": String(window.retryAfterSeconds()) };
+          await clock.sleep(o.latencyMs);
+          return admitted
+            ? { data: { id: `em_${arrivals.length}` }, error: null, headers }
+            : { data: null, error: { name: "rate_limit_exceeded", statusCode: 429, message: "Too many requests" }, headers };
+        },
       },
-    },
-  }) as unknown as Resend;
+    } as unknown as Resend;
+  };
 
   const runPass = async (pass: number) => {
     if (o.startSpreadMs) await clock.sleep(rand() * o.startSpreadMs);
