@@ -15,13 +15,19 @@ after(async () => shop.close());
 
 const HEAVY = ["stripe", "resend", "zod", "winston", "node-cron", "fastify", "pg", "dotenv", "cli-progress"];
 
-/** Runs `paidup args` in a node that prints the packages it loaded; returns them and the exit code. */
-function loadedBy(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; packages: string[]; stdout: string }> {
+/**
+ * Runs `paidup args` in a node that prints what it loaded; returns the packages, paidup's own
+ * modules (as paths under dist/src, without .js), Node's own public modules and the exit code.
+ */
+function loadedBy(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; packages: string[]; own: string[]; builtins: string[]; stdout: string }> {
   const probe = `
     process.argv = [process.execPath, ${JSON.stringify(BIN)}, ...${JSON.stringify(args)}];
     process.on("exit", () => {
-      const names = Object.keys(require.cache).map((f) => /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(f)?.[1]).filter(Boolean);
-      process.stderr.write("LOADED " + JSON.stringify([...new Set(names)]) + "\\n");
+      const files = Object.keys(require.cache);
+      const names = files.map((f) => /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(f)?.[1]).filter(Boolean);
+      const own = files.map((f) => /\\/dist\\/src\\/(.*)\\.js$/.exec(f)?.[1]).filter(Boolean);
+      const builtins = process.moduleLoadList.map((m) => /^NativeModule ([^/]+)$/.exec(m)?.[1]).filter(Boolean);
+      process.stderr.write("LOADED " + JSON.stringify({ packages: [...new Set(names)], own, builtins }) + "\\n");
     });
     require(${JSON.stringify(BIN)});`;
   return new Promise((resolve, reject) => {
@@ -34,7 +40,7 @@ function loadedBy(args: string[], env: Record<string, string> = {}): Promise<{ c
     child.on("close", (code) => {
       const line = /LOADED (.*)/.exec(stderr)?.[1];
       if (!line) return reject(new Error(`no module list: ${stderr}`));
-      resolve({ code, packages: JSON.parse(line) as string[], stdout });
+      resolve({ code, ...(JSON.parse(line) as { packages: string[]; own: string[]; builtins: string[] }), stdout });
     });
   });
 }
@@ -65,6 +71,21 @@ test("status --offline (what a cron monitor runs every minute) loads neither com
   const bad = await shop.run(["status", "--offline", "--bogus"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /unknown option '--bogus'/);
+});
+
+test("status --offline loads only the ledger operations it runs, not the whole Ledger's, and not node:crypto", async () => {
+  // On Node 20 (no compile cache) every module loaded is start-up time: the Ledger requires its
+  // operation modules when first used, the look context Stripe's side only with a key, status
+  // the judging of charges missing from the ledger only when it asks Stripe.
+  const r = await loadedBy(["status", "--offline"], { STRIPE_SECRET_KEY: "", RESEND_API_KEY: "" });
+  assert.equal(r.code, 1, "no pass yet: attention needed");
+  const unneeded = /^(ledger\/(index|announcements|audience-marks|alerts|buyers|charges|deliveries|email-events|events|link-usage|move|resends)|stripe|delivery\/(catalog|ignore)|pass\/(eligibility|missing-charges|purchase-lookups)|http|announce|alerts|licenses|downloads)(\/|$)/;
+  assert.deepEqual(r.own.filter((m) => unneeded.test(m)), [], `loaded: ${r.own.join(", ")}`);
+  // A ceiling on the rest, so that new eager imports show here too (37 with SQLite when set).
+  assert.ok(r.own.length <= 40, `${r.own.length} modules of paidup's own: ${r.own.join(", ")}`);
+  // The heaviest of Node's own modules to load (download links' key is made with it, not read);
+  // pg needs it for its connection, SQLite does not.
+  if (BACKEND === "sqlite") assert.ok(!r.builtins.includes("crypto"), `node:crypto loaded; Node's modules: ${r.builtins.join(", ")}`);
 });
 
 test("status keeps answering while the catalog is being edited, and still refuses a bad threshold", async () => {

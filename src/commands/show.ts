@@ -13,7 +13,7 @@ import { chargeIdFor } from "./charge-id";
 import { formatAge } from "./format";
 import { chargeFacts, chargeFromStripe } from "./stripe-lookup";
 import { catalogLoader } from "./catalog-loader";
-import { notTheShops } from "../pass/status";
+import { notTheShops } from "../pass/missing-charges";
 import type { StripeSource } from "../stripe/stripe-source";
 import { STATE } from "../states";
 

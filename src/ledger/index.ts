@@ -2,6 +2,8 @@
 // Owns: all SQL (operations written once over the `Sql` port in this folder; DDL, migrations and
 // drivers per backend in sqlite/ and postgres/). Callers use the `Ledger` object's named async
 // operations, never the SQL functions behind them. May import: src/*.ts foundations only.
+// ./open is also a door of its own, for commands that only look (start-up: this index's
+// constants load the operation modules they live in).
 export type { AlertKind, AlertMark, AlertRow, NewAlert, PendingAlertSend } from "./alerts";
 export { BATCH, RECIPIENT } from "./announcements";
 export type { AnnouncementRow, AudienceCandidate, BatchRow, BatchState, BuyerAnnouncement, NewAnnouncement, NewRecipient, RecipientRow, RecipientState } from "./announcements";

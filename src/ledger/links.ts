@@ -1,4 +1,3 @@
-import crypto from "node:crypto";
 import { disableForAfterDelivery } from "./licenses";
 import type { Sql } from "./sql";
 
@@ -103,7 +102,11 @@ function asLink(r: LinkRow): LinkRow {
 export async function linkKey(db: Sql): Promise<string> {
   const found = await db.one<{ value: string }>("SELECT value FROM meta WHERE key = 'link_key'");
   if (found) return found.value;
-  await db.exec("INSERT INTO meta (key, value) VALUES ('link_key', ?) ON CONFLICT (key) DO NOTHING", [crypto.randomBytes(32).toString("base64url")]);
+  // node:crypto loads here, not with the module: `status --offline` reads after_delivery (below)
+  // and is started every minute by monitors; crypto is the heaviest of Node's own modules to load.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { randomBytes } = require("node:crypto") as typeof import("node:crypto");
+  await db.exec("INSERT INTO meta (key, value) VALUES ('link_key', ?) ON CONFLICT (key) DO NOTHING", [randomBytes(32).toString("base64url")]);
   return ((await db.one<{ value: string }>("SELECT value FROM meta WHERE key = 'link_key'")) as { value: string }).value;
 }
 
