@@ -13,6 +13,18 @@ const BUSY_TIMEOUT_MS = 5000;
 
 type DB = Database.Database;
 
+/**
+ * better-sqlite3's addon, handed over by its path where its install puts it (build/Release, built
+ * or prebuilt): left to find it, better-sqlite3 asks the `bindings` package, whose search (two
+ * more modules, a stack trace, several failed requires) costs every `status --offline`, which
+ * monitors start each minute, a few milliseconds. Anywhere else, that search still finds it.
+ */
+const ADDON = path.join(path.dirname(require.resolve("better-sqlite3")), "..", "build", "Release", "better_sqlite3.node");
+
+function database(dbPath: string, opts: Database.Options = {}): DB {
+  return new Database(dbPath, fs.existsSync(ADDON) ? { ...opts, nativeBinding: ADDON } : opts);
+}
+
 function configure(db: DB): void {
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma("journal_mode = WAL");
@@ -69,7 +81,7 @@ export function createSqliteLedger(dbPath: string): { ledger: Ledger; created: b
     // Create the file ourselves first so it never exists with a looser mode.
     fs.closeSync(fs.openSync(dbPath, "wx", 0o600));
     made = true;
-    const db = new Database(dbPath);
+    const db = database(dbPath);
     configure(db);
     db.pragma(`application_id = ${APPLICATION_ID}`);
     migrate(db);
@@ -95,7 +107,7 @@ export function openSqliteLedger(dbPath: string, opts: { readonly?: boolean } = 
   }
   let db: DB;
   try {
-    db = new Database(dbPath, { readonly: opts.readonly ?? false, fileMustExist: true });
+    db = database(dbPath, { readonly: opts.readonly ?? false, fileMustExist: true });
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     const appId = db.pragma("application_id", { simple: true }) as number;
     if (appId !== APPLICATION_ID) {
