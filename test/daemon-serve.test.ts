@@ -4,7 +4,7 @@ import net from "node:net";
 import { after, before, test } from "node:test";
 import Stripe from "stripe";
 import { BIN, paidCharge, Shop } from "./helpers/shop";
-import { PATIENCE_MS } from "./helpers/wait";
+import { PATIENCE_MS, listeningOn } from "./helpers/wait";
 
 const SECRET = "whsec_test_daemon_serve_secret_0000";
 let shop: Shop;
@@ -27,15 +27,7 @@ test("daemon --serve runs passes and receives webhooks in one process, and stops
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const base = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (m) resolve(m[1] as string);
-    });
-    void exited.then((code) => reject(new Error(`daemon exited ${code}: ${stderr}`)));
-  });
+  const base = await listeningOn(child, () => stderr);
 
   const hooked = shop.stripe.addCharge(paidCharge({ billing_details: { email: "hooked@example.com" } }));
   const body = JSON.stringify({ id: "evt_daemon_serve", object: "event", type: "charge.succeeded", created: Math.floor(Date.now() / 1000), data: { object: { id: hooked.id, object: "charge" } } });
@@ -65,15 +57,7 @@ function startDaemonServe(fileLimit?: number): { child: ChildProcessWithoutNullS
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const base = new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (m) resolve(m[1] as string);
-    });
-    void exited.then((code) => reject(new Error(`daemon exited ${code}: ${stderr}`)));
-  });
+  const base = listeningOn(child, () => stderr);
   return { child, exited, base, stderr: () => stderr };
 }
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import { BIN, paidCharge, Shop } from "./helpers/shop";
-import { PATIENCE_MS } from "./helpers/wait";
+import { PATIENCE_MS, listeningOn } from "./helpers/wait";
 
 // GET /metrics scraped for real from `daemon --serve` and from `serve` alone.
 
@@ -25,15 +25,7 @@ function start(args: string[]): Promise<{ child: ChildProcessWithoutNullStreams;
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (m) resolve({ child, base: m[1] as string, exited, stderr: () => stderr });
-    });
-    void exited.then((code) => reject(new Error(`exited ${code}: ${stderr}`)));
-  });
+  return listeningOn(child, () => stderr).then((base) => ({ child, base, exited, stderr: () => stderr }));
 }
 
 /** The value of one sample in Prometheus' text format, or undefined when absent. */

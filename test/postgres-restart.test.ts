@@ -6,7 +6,7 @@ import { afterEach, before, beforeEach, test } from "node:test";
 import pg from "pg";
 import { cluster, Cluster, postgresAvailable, psql, restartServer, startServer, stopServer, TEST_ROLE, terminateTestSessions } from "./helpers/postgres";
 import { BACKEND, BIN, DEFAULT_PRODUCTS, paidCharge, RunResult, Shop, stackTraceLines } from "./helpers/shop";
-import { PATIENCE_MS } from "./helpers/wait";
+import { PATIENCE_MS, listeningOn } from "./helpers/wait";
 
 // A PostgreSQL server that restarts, fails over or goes away for a while (CONTRACT.md,
 // "Promises", last bullet): the pass it cuts ends as exit 3 with a one-line reason and no stack
@@ -262,15 +262,7 @@ test("daemon --serve: sessions terminated again and again mid-pass; the daemon a
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   try {
-    const base = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      child.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-        const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-        if (m) resolve(m[1] as string);
-      });
-      void exited.then((code) => reject(new Error(`daemon exited ${code}: ${stderr}`)));
-    });
+    const base = await listeningOn(child, () => stderr);
     const alive = () => child.exitCode === null && child.signalCode === null;
     const health: number[] = [];
     const healthz = async () => {

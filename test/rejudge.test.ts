@@ -3,7 +3,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import { after, test } from "node:test";
 import Stripe from "stripe";
 import { BIN, paidCharge, Shop } from "./helpers/shop";
-import { PATIENCE_MS } from "./helpers/wait";
+import { PATIENCE_MS, listeningOn } from "./helpers/wait";
 
 // Skips a charge can grow out of: a dispute the shop wins (`disputed` stays true on the charge;
 // the dispute's status says how it ended), and a start line moved earlier by `init --since`.
@@ -69,15 +69,7 @@ const signer = new Stripe("sk_test_signer_only");
 async function withServe(shop: Shop, fn: (post: (type: string, object: Record<string, unknown>) => Promise<void>) => Promise<void>): Promise<void> {
   const server: ChildProcess = spawn(process.execPath, [BIN, "serve", "--port", "0"], { cwd: shop.dir, env: { ...shop.env, STRIPE_WEBHOOK_SECRET: SECRET }, stdio: ["ignore", "pipe", "pipe"] });
   try {
-    const base = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      server.stdout?.on("data", (d: Buffer) => {
-        out += d.toString();
-        const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-        if (m) resolve(m[1] as string);
-      });
-      server.on("exit", (code) => reject(new Error(`serve exited ${code}`)));
-    });
+    const base = await listeningOn(server);
     await fn(async (type, object) => {
       const body = JSON.stringify({ id: `evt_${Math.random().toString(36).slice(2)}`, object: "event", type, api_version: "2025-01-01", created: Math.floor(Date.now() / 1000), data: { object }, livemode: false, pending_webhooks: 1 });
       const res = await fetch(`${base}/webhooks/stripe`, { method: "POST", body, headers: { "content-type": "application/json", "stripe-signature": signer.webhooks.generateTestHeaderString({ payload: body, secret: SECRET }) } });

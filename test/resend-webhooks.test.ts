@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import { BIN, DEFAULT_PRODUCTS, paidCharge, Shop } from "./helpers/shop";
-import { PATIENCE_MS } from "./helpers/wait";
+import { PATIENCE_MS, listeningOn } from "./helpers/wait";
 import { resendEvent, svixHeaders } from "./helpers/svix";
 
 // POST /webhooks/resend on the real `serve`: Svix-signed events (valid, forged, replayed,
@@ -22,15 +22,7 @@ before(async () => {
   assert.equal((await shop.run(["init", "--since", "1h"])).code, 0);
   child = spawn(process.execPath, [BIN, "serve", "--port", "0"], { cwd: shop.dir, env: { ...shop.env, STRIPE_WEBHOOK_SECRET: STRIPE_SECRET, RESEND_WEBHOOK_SECRET: RESEND_SECRET }, stdio: ["pipe", "pipe", "pipe"] });
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  base = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (m) resolve(m[1] as string);
-    });
-    child.on("exit", (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
-  });
+  base = await listeningOn(child, () => stderr);
 });
 after(async () => {
   child.kill("SIGTERM");

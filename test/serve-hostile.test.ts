@@ -4,7 +4,7 @@ import net from "node:net";
 import { after, before, test } from "node:test";
 import Stripe from "stripe";
 import { BIN, paidCharge, Shop } from "./helpers/shop";
-import { PATIENCE_MS } from "./helpers/wait";
+import { PATIENCE_MS, listeningOn } from "./helpers/wait";
 
 // Hostile and broken requests against the real `serve` process: none of them may stop it.
 
@@ -26,15 +26,7 @@ function startServe(): Promise<string> {
   });
   server.stderr?.on("data", (d: Buffer) => (serverErr += d.toString()));
   server.on("exit", (code) => (exitCode = code));
-  return new Promise((resolve, reject) => {
-    let out = "";
-    server.stdout?.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (m) resolve(m[1] as string);
-    });
-    server.on("exit", (code) => reject(new Error(`serve exited ${code}: ${serverErr}`)));
-  });
+  return listeningOn(server, () => serverErr);
 }
 
 before(async () => {

@@ -3,7 +3,7 @@ import { ChildProcess, spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import Stripe from "stripe";
 import { BIN, paidCharge, Shop } from "./helpers/shop";
-import { waitFor } from "./helpers/wait";
+import { waitFor, listeningOn } from "./helpers/wait";
 
 const SECRET = "whsec_test_paidup_webhook_secret_000";
 const signer = new Stripe("sk_test_signer_only");
@@ -15,15 +15,7 @@ let serverErr = "";
 function startServe(): Promise<string> {
   server = spawn(process.execPath, [BIN, "serve", "--port", "0"], { cwd: shop.dir, env: { ...shop.env, STRIPE_WEBHOOK_SECRET: SECRET, LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] });
   server.stderr?.on("data", (d: Buffer) => (serverErr += d.toString()));
-  return new Promise((resolve, reject) => {
-    let out = "";
-    server.stdout?.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
-      if (m) resolve(m[1] as string);
-    });
-    server.on("exit", (code) => reject(new Error(`serve exited ${code}: ${serverErr}`)));
-  });
+  return listeningOn(server, () => serverErr);
 }
 
 before(async () => {

@@ -1,3 +1,5 @@
+import type { ChildProcess } from "node:child_process";
+
 // Waiting for an event instead of sleeping on a fixed timer: a test polls for what it needs (a
 // log line, a ledger state, a fake server's request count) and fails only after a generous
 // deadline, so a machine busy with other work makes a test slower, never red.
@@ -19,4 +21,20 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}${opts.detail ? `\n${opts.detail().slice(-2000)}` : ""}`);
     await new Promise((r) => setTimeout(r, opts.every ?? 20));
   }
+}
+
+/**
+ * The base URL a `serve` or `daemon --serve` child prints when it listens ("listening on
+ * http://127.0.0.1:<port>"); rejects if the child exits first, with `stderr()` so far.
+ */
+export function listeningOn(child: ChildProcess, stderr: () => string = () => ""): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/[\d.]+:\d+)/.exec(out);
+      if (m) resolve(m[1] as string);
+    });
+    child.once("exit", (code) => reject(new Error(`${child.spawnargs.slice(2, 3).join(" ") || "child"} exited ${code}: ${stderr()}`)));
+  });
 }
