@@ -4,7 +4,7 @@ import net from "node:net";
 import { after, before, test } from "node:test";
 import Stripe from "stripe";
 import { BIN, paidCharge, Shop } from "./helpers/shop";
-import { PATIENCE_MS, listeningOn } from "./helpers/wait";
+import { PATIENCE_MS, exitWithin, listeningOn } from "./helpers/wait";
 
 const SECRET = "whsec_test_daemon_serve_secret_0000";
 let shop: Shop;
@@ -26,7 +26,6 @@ test("daemon --serve runs passes and receives webhooks in one process, and stops
   });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   const base = await listeningOn(child, () => stderr);
 
   const hooked = shop.stripe.addCharge(paidCharge({ billing_details: { email: "hooked@example.com" } }));
@@ -41,7 +40,7 @@ test("daemon --serve runs passes and receives webhooks in one process, and stops
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill("SIGTERM");
-  assert.equal(await exited, 0, stderr);
+  assert.equal(await exitWithin(child, () => stderr), 0, stderr);
   for (const id of [polled.id, hooked.id]) {
     assert.equal(shop.resend.sent.filter((s) => s.idempotencyKey === `paidup-${id}`).length, 1);
   }
@@ -85,7 +84,7 @@ test("a request that hangs up mid-body under daemon --serve leaves the process a
     await new Promise((r) => setTimeout(r, 50));
   }
   d.child.kill("SIGTERM");
-  assert.equal(await d.exited, 0, d.stderr());
+  assert.equal(await exitWithin(d.child, d.stderr), 0, d.stderr());
 });
 
 test("a flood of idle connections held open past the file limit does not stop the passes of daemon --serve", async () => {
@@ -117,7 +116,7 @@ test("a flood of idle connections held open past the file limit does not stop th
     for (const s of open) s.destroy();
   }
   d.child.kill("SIGTERM");
-  assert.equal(await d.exited, 0, d.stderr());
+  assert.equal(await exitWithin(d.child, d.stderr), 0, d.stderr());
 });
 
 test("daemon --serve refuses to start without STRIPE_WEBHOOK_SECRET", async () => {

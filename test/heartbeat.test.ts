@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, before, beforeEach, test } from "node:test";
 import { BIN, paidCharge, Shop } from "./helpers/shop";
-import { PATIENCE_MS } from "./helpers/wait";
+import { PATIENCE_MS, exitWithin } from "./helpers/wait";
 import { Receiver } from "./helpers/receiver";
 
 // PAIDUP_HEARTBEAT_URL against a local receiver: `<url>` after a pass that ends as exit 0,
@@ -105,7 +105,6 @@ test("each pass of the daemon sends its heartbeat", async () => {
   });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   try {
     const deadline = Date.now() + PATIENCE_MS;
     while (monitor.requests.length < 2) {
@@ -116,6 +115,6 @@ test("each pass of the daemon sends its heartbeat", async () => {
   } finally {
     child.kill("SIGTERM");
   }
-  assert.equal(await exited, 0, stderr);
+  assert.equal(await exitWithin(child, () => stderr), 0, stderr);
   assert.ok(!stderr.includes(TOKEN));
 });

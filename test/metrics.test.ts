@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import { BIN, paidCharge, Shop } from "./helpers/shop";
-import { PATIENCE_MS, listeningOn } from "./helpers/wait";
+import { PATIENCE_MS, exitWithin, listeningOn } from "./helpers/wait";
 
 // GET /metrics scraped for real from `daemon --serve` and from `serve` alone.
 
@@ -19,13 +19,12 @@ after(async () => {
   await shop.close();
 });
 
-function start(args: string[]): Promise<{ child: ChildProcessWithoutNullStreams; base: string; exited: Promise<number | null>; stderr: () => string }> {
+function start(args: string[]): Promise<{ child: ChildProcessWithoutNullStreams; base: string; stderr: () => string }> {
   const child = spawn(process.execPath, [BIN, ...args, "--port", "0"], { cwd: shop.dir, env: { ...shop.env, STRIPE_WEBHOOK_SECRET: SECRET }, stdio: ["pipe", "pipe", "pipe"] });
   children.push(child);
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  return listeningOn(child, () => stderr).then((base) => ({ child, base, exited, stderr: () => stderr }));
+  return listeningOn(child, () => stderr).then((base) => ({ child, base, stderr: () => stderr }));
 }
 
 /** The value of one sample in Prometheus' text format, or undefined when absent. */
@@ -77,7 +76,7 @@ test("daemon --serve exposes passes by outcome, deliveries, failures by class, s
   } finally {
     d.child.kill("SIGTERM");
   }
-  assert.equal(await d.exited, 0, d.stderr());
+  assert.equal(await exitWithin(d.child, d.stderr), 0, d.stderr());
   const refused = sendable.find((c) => shop.row(c.id)?.state === "needs_review");
   for (const id of [odd.id, refused?.id ?? ""]) assert.equal((await shop.run(["resolve", id, "--note", "done by hand"])).code, 0);
 });
@@ -98,5 +97,5 @@ test("serve alone reads the ledger's gauges at scrape time: stuck charges and th
   } finally {
     d.child.kill("SIGTERM");
   }
-  assert.equal(await d.exited, 0, d.stderr());
+  assert.equal(await exitWithin(d.child, d.stderr), 0, d.stderr());
 });

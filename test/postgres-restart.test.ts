@@ -6,7 +6,7 @@ import { afterEach, before, beforeEach, test } from "node:test";
 import pg from "pg";
 import { cluster, Cluster, postgresAvailable, psql, restartServer, startServer, stopServer, TEST_ROLE, terminateTestSessions } from "./helpers/postgres";
 import { BACKEND, BIN, DEFAULT_PRODUCTS, paidCharge, RunResult, Shop, stackTraceLines } from "./helpers/shop";
-import { PATIENCE_MS, listeningOn } from "./helpers/wait";
+import { PATIENCE_MS, exitWithin, listeningOn } from "./helpers/wait";
 
 // A PostgreSQL server that restarts, fails over or goes away for a while (CONTRACT.md,
 // "Promises", last bullet): the pass it cuts ends as exit 3 with a one-line reason and no stack
@@ -260,7 +260,6 @@ test("daemon --serve: sessions terminated again and again mid-pass; the daemon a
   });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   try {
     const base = await listeningOn(child, () => stderr);
     const alive = () => child.exitCode === null && child.signalCode === null;
@@ -304,5 +303,5 @@ test("daemon --serve: sessions terminated again and again mid-pass; the daemon a
   } finally {
     if (child.exitCode === null) child.kill("SIGTERM");
   }
-  assert.equal(await exited, 0, stderr);
+  assert.equal(await exitWithin(child, () => stderr), 0, stderr);
 });

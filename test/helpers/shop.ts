@@ -118,7 +118,16 @@ export interface RunOptions {
   cwd?: string;
   /** Filled with the output so far while the process runs, for a test waiting on a log line. */
   live?: { stdout: string; stderr: string };
+  /** A command still running after this long is killed and the run fails (default RUN_LIMIT_MS). */
+  limitMs?: number;
 }
+
+/**
+ * No CLI run in a test takes near this long, even on a loaded machine (the longest, a pass over
+ * 1,250 charges, takes under a minute there): one that does has hung, and fails with its output
+ * so far instead of holding the test run until CI gives up on it.
+ */
+export const RUN_LIMIT_MS = 300_000;
 
 export class Shop {
   readonly dir: string;
@@ -197,7 +206,15 @@ export class Shop {
       });
       child.on("error", reject);
       if (child.pid && opts.onSpawn) opts.onSpawn(child.pid);
+      const limitMs = opts.limitMs ?? RUN_LIMIT_MS;
+      let hung = false;
+      const limit = setTimeout(() => {
+        hung = true;
+        child.kill("SIGKILL");
+      }, limitMs);
       child.on("close", (code, signal) => {
+        clearTimeout(limit);
+        if (hung) return reject(new Error(`paidup ${args.join(" ")} was still running after ${limitMs} ms, killed:\n${stdout.slice(-2000)}\n${stderr.slice(-2000)}`));
         const result = { code, signal, stdout, stderr };
         try {
           assertNoStackTrace(result, args);
