@@ -11,4 +11,13 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
+  {
+    // The few plain-JavaScript files that run under Node as they are: bin/ (the shim's helper)
+    // and scripts/ (the build's bundling step), CommonJS or ES modules.
+    files: ["bin/**/*.js", "scripts/**/*.cjs", "scripts/**/*.mjs"],
+    languageOptions: {
+      globals: { process: "readonly", require: "readonly", module: "writable", __dirname: "readonly", console: "readonly", Buffer: "readonly" },
+    },
+    rules: { "@typescript-eslint/no-require-imports": "off" },
+  },
 );

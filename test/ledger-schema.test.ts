@@ -5,6 +5,9 @@ import path from "node:path";
 import { test } from "node:test";
 import Database from "better-sqlite3";
 import { createLedger } from "../src/ledger";
+import { MIGRATIONS } from "../src/ledger/sqlite/migrations";
+import { SCHEMA_VERSION } from "../src/ledger/sqlite/schema-version";
+import { PG_MIGRATIONS } from "../src/ledger/postgres/migrations";
 import { cluster, freshDatabase, postgresAvailable, psql, queryRows } from "./helpers/postgres";
 
 // The two backends must hold the same ledger: a table or column added to one migration list
@@ -59,4 +62,11 @@ test("the buyers' page lookup by lower(email) uses an index in PostgreSQL", { sk
   // An empty table is scanned whatever its indexes: forbid that to see whether one fits.
   const plan = psql(await cluster(), `SET enable_seqscan = off; EXPLAIN ${BUYER_LOOKUP}`, name);
   assert.match(plan, /charges_by_email/, plan);
+});
+
+test("SCHEMA_VERSION counts the SQLite migrations, and both backends have the same number of them", () => {
+  // Opening an up-to-date ledger reads the number, not the migrations: a migration appended
+  // without raising it would never run.
+  assert.equal(SCHEMA_VERSION, MIGRATIONS.length);
+  assert.equal(PG_MIGRATIONS.length, MIGRATIONS.length);
 });

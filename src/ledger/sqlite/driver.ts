@@ -76,7 +76,7 @@ export class SqliteDriver implements Driver {
   }
 
   transaction<T>(fn: (tx: Sql) => Promise<T>): Promise<T> {
-    return this.lock.run(async () => {
+    return this.lock.transaction(async () => {
       // IMMEDIATE takes the write lock at BEGIN, so two processes never both read a row as
       // claimable and then both write it (the second waits busy_timeout, then fails: exit 3).
       try {

@@ -9,7 +9,8 @@ import { ANNOUNCEMENTS_SCHEMA, DISPUTES_WON_SCHEMA } from "../announcements-sche
 import { RESEND_RUNS_CLOSED_UNKNOWN, RESEND_RUNS_SCHEMA } from "../resend-runs-schema";
 
 // Ordered schema migrations: entry i takes the ledger from user_version i to i + 1, each in
-// its own transaction. Never edit a shipped entry; append a new one.
+// its own transaction. Never edit a shipped entry; append a new one, and raise SCHEMA_VERSION
+// (./schema-version) with it: test/ledger-schema.test.ts holds the two together.
 
 // The states as shipped in entries 1–3, pinned so those entries never change under a new state.
 const V1_STATES = [STATE.awaitingPayment, STATE.sending, STATE.delivered, STATE.retrying, STATE.needsReview, STATE.skipped, STATE.resolved];
@@ -131,4 +132,3 @@ export const MIGRATIONS: readonly string[] = [
   RESEND_RUNS_CLOSED_UNKNOWN,
 ];
 
-export const SCHEMA_VERSION = MIGRATIONS.length;

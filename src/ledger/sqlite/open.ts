@@ -5,7 +5,10 @@ import { UsageError } from "../../errors";
 import { Ledger } from "../ledger";
 import { SqliteDriver } from "./driver";
 import { asSqliteLedgerError } from "./errors";
-import { MIGRATIONS, SCHEMA_VERSION } from "./migrations";
+import { SCHEMA_VERSION } from "./schema-version";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const migrations = () => (require("./migrations") as typeof import("./migrations")).MIGRATIONS;
 
 /** Marks the file as a paidup ledger (PRAGMA application_id), so we never adopt a stranger's DB. */
 export const APPLICATION_ID = 0x70616964; // "paid"
@@ -42,7 +45,7 @@ function migrate(db: DB): void {
   const step = db.transaction((): boolean => {
     const version = db.pragma("user_version", { simple: true }) as number;
     if (version >= SCHEMA_VERSION) return false;
-    db.exec(MIGRATIONS[version] as string);
+    db.exec(migrations()[version] as string);
     const broken = db.pragma("foreign_key_check") as unknown[];
     if (broken.length > 0) throw new Error(`migration ${version + 1} would break ${broken.length} foreign key reference(s)`);
     db.pragma(`user_version = ${version + 1}`);
