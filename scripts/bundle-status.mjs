@@ -21,7 +21,6 @@ const installedPackages = {
   name: "installed-packages",
   setup(build) {
     build.onResolve({ filter: /^[^./]/ }, (args) => {
-      if (args.path.startsWith("node:")) return { path: args.path, external: true };
       if (packageName(args.path) === INLINED && args.path !== `${INLINED}/package.json`) return undefined;
       return { path: args.path, external: true };
     });

@@ -1,16 +1,15 @@
 import { loadEnv } from "./env";
 import { EXIT, ExitCode, PaidupError, RuntimeFailure } from "./errors";
-import { configureLogging } from "./log";
+import { configureLogging, log } from "./log";
 import { redact } from "./redact";
 
 // How every command runs, whichever entry point started it (./cli, or ./status-main for a
 // cron monitor's `status --offline`): the environment and logging first, then the command,
 // then every failure mapped to the contract's exit codes, here and nowhere else.
 
-/* eslint-disable @typescript-eslint/no-require-imports -- each loaded only on the path that needs it */
+// Only a command-line mistake needs it, and commander's own commands have loaded it by then.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const commander = () => require("commander") as typeof import("commander");
-const logger = () => (require("./log") as typeof import("./log")).log;
-/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Runs `command` and sets the process's exit code from its result or its failure. */
 export async function runCli(argv: string[], command: () => Promise<ExitCode>): Promise<void> {
@@ -87,6 +86,6 @@ function asPaidupError(err: unknown): PaidupError {
     if (pgErrors.isPgUnavailable(err)) return pgErrors.asPgLedgerError(err, describeUrl(databaseUrl)) as PaidupError;
   }
   const text = err instanceof Error ? err.message : String(err);
-  if (err instanceof Error && err.stack) logger().debug("unexpected failure", { stack: err.stack });
+  if (err instanceof Error && err.stack) log.debug("unexpected failure", { stack: err.stack });
   return new RuntimeFailure(`unexpected failure: ${text}`, "nothing unconfirmed was recorded; the next pass picks up. LOG_LEVEL=debug shows where it happened; please report it");
 }

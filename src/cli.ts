@@ -4,8 +4,8 @@ import { ignoreClosedReaders, runCli } from "./cli-run";
 import { offlineStatusFlags } from "./offline-flags";
 import { EXIT, ExitCode } from "./errors";
 
-// The CLI wires commands to functions and maps every error to the contract's exit codes, here
-// and nowhere else.
+// The CLI wires commands to functions; ./cli-run runs them and maps every failure to the
+// contract's exit codes.
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { version } = require("../../package.json") as { version: string };
